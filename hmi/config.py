@@ -1,0 +1,203 @@
+"""The typed plant configuration (TOML): database, historian, PLC endpoints, twins and their tags."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hmi.domain.plant import Plant, Stream, TagKind, TagSpec, TwinSpec
+from hmi.paths import default_database_url
+
+IDENT = r"^[a-z][a-z0-9_]*$"
+NODE_ID = re.compile(r"^(ns=\d+;)?[isgb]=.+$")
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message names the file, the key and what was expected."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Strict):
+    """Where the history lives: an SQLAlchemy URL, or nothing for the local SQLite file."""
+
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _known_dialect(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+            raise ValueError("expected an sqlite:/// or postgresql+psycopg:// URL")
+        return url
+
+
+class HistorianConfig(_Strict):
+    """How the historian batches, and where it spools when the database is away."""
+
+    flush_interval_s: Annotated[float, Field(gt=0, le=10)] = 1.0
+    max_batch: Annotated[int, Field(ge=1)] = 50_000
+    queue_limit: Annotated[int, Field(ge=1000)] = 2_000_000
+    spool_path: str | None = None
+
+
+class EndpointConfig(_Strict):
+    """One OPC UA server (a PLC) and how to talk to it."""
+
+    name: Annotated[str, Field(pattern=IDENT)]
+    url: Annotated[str, Field(pattern=r"^opc\.tcp://")]
+    publishing_interval_ms: Annotated[int, Field(ge=10, le=60_000)] = 250
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 4.0
+    security_policy: Literal["None", "Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss"] = "None"
+    security_mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
+    certificate: str | None = None
+    private_key: str | None = None
+    trust_dir: str | None = Field(
+        default=None, description="folder of trusted server certificates (DER or PEM); required with security"
+    )
+    username: str | None = None
+
+    @model_validator(mode="after")
+    def _security_complete(self) -> EndpointConfig:
+        if self.security_policy != "None":
+            if self.security_mode == "None":
+                raise ValueError("security_policy is set: security_mode must be Sign or SignAndEncrypt")
+            missing = [k for k in ("certificate", "private_key", "trust_dir") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"security_policy is set: also needs {', '.join(missing)}")
+        return self
+
+
+class ParameterConfig(_Strict):
+    """One parameter of a twin: its NodeId, unit, ranges and how it is sampled."""
+
+    node_id: str
+    unit: str = ""
+    kind: TagKind = TagKind.ANALOG
+    range: tuple[float, float]
+    band: tuple[float, float]
+    sampling_ms: Annotated[int, Field(ge=0, le=3_600_000)] = 1000
+    deadband: Annotated[float, Field(ge=0)] = 0.0
+
+    @field_validator("node_id")
+    @classmethod
+    def _node_id_form(cls, node_id: str) -> str:
+        if not NODE_ID.match(node_id):
+            raise ValueError("expected an OPC UA NodeId such as 'ns=2;s=drillrig1.torque' or 'ns=3;i=1001'")
+        return node_id
+
+    @model_validator(mode="after")
+    def _ranges_ordered(self) -> ParameterConfig:
+        if not self.range[0] < self.range[1]:
+            raise ValueError(f"range must be [low, high] with low < high, got {list(self.range)}")
+        if not self.band[0] <= self.band[1]:
+            raise ValueError(f"band must be [low, high] with low <= high, got {list(self.band)}")
+        return self
+
+
+class TwinConfig(_Strict):
+    """A digital twin: its name, stream, endpoint and parameters."""
+
+    name: str
+    stream: Stream
+    endpoint: str
+    parameters: dict[Annotated[str, Field(pattern=IDENT)], ParameterConfig]
+
+
+class PlantConfig(_Strict):
+    """The whole configuration file."""
+
+    database: DatabaseConfig = DatabaseConfig()
+    historian: HistorianConfig = HistorianConfig()
+    endpoints: list[EndpointConfig]
+    twins: dict[Annotated[str, Field(pattern=IDENT)], TwinConfig]
+
+    @model_validator(mode="after")
+    def _endpoints_known(self) -> PlantConfig:
+        names = [e.name for e in self.endpoints]
+        if len(set(names)) != len(names):
+            raise ValueError(f"endpoint names must be unique, got {names}")
+        for twin_id, twin in self.twins.items():
+            if twin.endpoint not in names:
+                raise ValueError(f"twins.{twin_id}.endpoint: no endpoint named {twin.endpoint!r} (have {names})")
+        return self
+
+    @property
+    def database_url(self) -> str:
+        """The configured database URL, or the local SQLite historian."""
+        return self.database.url or default_database_url()
+
+    def endpoint(self, name: str) -> EndpointConfig:
+        """The endpoint with this name."""
+        return next(e for e in self.endpoints if e.name == name)
+
+    def plant(self) -> Plant:
+        """The plant model (domain objects) this configuration describes."""
+        twins = []
+        for twin_id, twin in self.twins.items():
+            tags = tuple(
+                TagSpec(
+                    tag_id=f"{twin_id}.{name}",
+                    twin=twin_id,
+                    parameter=name,
+                    unit=p.unit,
+                    eng_low=p.range[0],
+                    eng_high=p.range[1],
+                    band_low=p.band[0],
+                    band_high=p.band[1],
+                    kind=p.kind,
+                    endpoint=twin.endpoint,
+                    node_id=p.node_id,
+                    sampling_ms=p.sampling_ms,
+                    deadband=p.deadband,
+                )
+                for name, p in twin.parameters.items()
+            )
+            twins.append(TwinSpec(twin_id=twin_id, name=twin.name, stream=twin.stream, tags=tags))
+        return Plant(twins=tuple(twins))
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-after"))
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (a typo?)"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    got = error.get("input")
+    shown = "" if error["type"] in ("missing", "model_type") or isinstance(got, dict) else f" (got {got!r})"
+    return f"{where or '(top level)'}: {message}{shown}"
+
+
+def parse_config(text: str, source: str = "<config>") -> PlantConfig:
+    """Parse and check a configuration given as TOML text; ConfigError names every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return PlantConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load_config(path: str | Path | None = None) -> PlantConfig:
+    """Load a configuration file, or the default plant from resources/ when no path is given."""
+    if path is None:
+        from hmi.resources import resource_text
+
+        return parse_config(resource_text("plant.toml"), "resources/plant.toml")
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file; give an existing file with --config") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    return parse_config(text, str(path))

@@ -1,0 +1,1 @@
+"""plc_sim package."""

@@ -1,0 +1,1 @@
+"""shopfloor_sim package."""
