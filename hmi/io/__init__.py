@@ -1,1 +1,1 @@
-"""io package."""
+"""Connections to the outside: OPC UA to the PLCs, MQTT to the shopfloors. Each feeds the tag bus."""

@@ -1,0 +1,65 @@
+"""`hmi` and its subcommands; each subcommand calls the same services as the GUI."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from hmi.commands import collect, db, demo, history
+from hmi.commands.errors import CommandError
+from hmi.config import ConfigError
+
+COMMAND_MODULES = (collect, demo, db, history)
+
+# Exceptions that are a user's mistake or a missing peer: one line, no traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (CommandError, ConfigError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for `hmi` with every subcommand registered."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="plant configuration (TOML); default: the packaged plant")
+    common.add_argument("--db", metavar="URL", help="database URL; overrides the config's [database] url")
+    common.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser = argparse.ArgumentParser(prog="hmi", description="Control-room HMI for process plants.", parents=[common])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(sub, common)
+    return parser
+
+
+def setup_logging(verbose: bool) -> None:
+    """Log to stderr, one line per record, UTC-free local time as operators read it."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # asyncua logs every reconnect attempt at INFO/WARNING; our sources log the one line that matters.
+    for noisy in ("asyncua", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `hmi` console script; returns the exit code."""
+    from hmi.store.errors import DatabaseUnavailable
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    setup_logging(args.verbose)
+    try:
+        return int(args.handler(args) or 0)
+    except (*USER_ERRORS, DatabaseUnavailable) as exc:
+        print(f"hmi {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""`hmi collect`: acquisition and historian without the GUI, for a plant server or a test."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from hmi.config import PlantConfig, load_config
+from hmi.runtime import Runtime
+from hmi.store.migrate import upgrade
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """Add `collect` to the parser."""
+    p = sub.add_parser("collect", parents=[common], help="headless acquisition and historian")
+    p.add_argument("--run-for", type=float, metavar="SECONDS", help="stop after this many seconds")
+    p.add_argument("--status-interval", type=float, default=5.0, metavar="SECONDS", help="status line period")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Collect until --run-for has passed or SIGTERM/SIGINT arrives."""
+    config = load_config(args.config)
+    return collect(config, args.db, args.run_for, args.status_interval)
+
+
+def collect(config: PlantConfig, db_url: str | None, run_for: float | None, status_interval: float) -> int:
+    """Bring the database schema up to date, then run acquisition and historian; returns the exit code."""
+    url = db_url or config.database_url
+    upgrade(url)
+    asyncio.run(_collect(config, url, run_for, status_interval))
+    return 0
+
+
+async def _collect(config: PlantConfig, url: str, run_for: float | None, status_interval: float) -> None:
+    runtime = Runtime(config, url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(sig, stop.set)
+    if run_for is not None:
+        loop.call_later(run_for, stop.set)
+    await runtime.start()
+    print(f"collect: {len(runtime.plant.tags)} tags from {len(runtime.sources)} endpoint(s) into {_safe(url)}", flush=True)
+    try:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), status_interval)
+            except asyncio.TimeoutError:
+                pass
+            print(f"collect: {runtime.status().line()}", flush=True)
+    finally:
+        await runtime.stop()
+        print(f"collect: stopped; {runtime.status().line()}", flush=True)
+        sys.stdout.flush()
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

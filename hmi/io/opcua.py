@@ -1,0 +1,316 @@
+"""OPC UA acquisition: one asyncua client per PLC endpoint, its subscription feeding the tag bus in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from asyncua import Client, ua
+from asyncua.client.ua_client import UaClientState
+from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent
+from asyncua.crypto import security_policies
+from asyncua.crypto.truststore import TrustStore
+from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+
+from hmi.config import EndpointConfig
+from hmi.domain.plant import TagSpec
+from hmi.domain.tags import Quality, TagValue, coerce_value
+from hmi.io.link import LinkState, LinkStatus
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Sequence[TagValue]], None]
+
+# Losing the link must show as Bad within 2 s: the watchdog probes every second with a 1 s timeout.
+WATCHDOG_INTERVAL_S = 1.0
+STATE_POLL_S = 0.2
+RECONNECT_MAX_DELAY_S = 2.0
+# A burst bigger than this would be dropped by asyncua's iterator queue; size it for minutes of 10 kHz.
+EVENT_QUEUE_MAX = 500_000
+
+_POLICIES = {
+    "Basic256Sha256": security_policies.SecurityPolicyBasic256Sha256,
+    "Aes128Sha256RsaOaep": security_policies.SecurityPolicyAes128Sha256RsaOaep,
+    "Aes256Sha256RsaPss": security_policies.SecurityPolicyAes256Sha256RsaPss,
+}
+
+
+def _epoch(ts: datetime | None, fallback: float) -> float:
+    if ts is None:
+        return fallback
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=timezone.utc)
+    return ts.timestamp()
+
+
+def _quality(status: ua.StatusCode | None) -> tuple[Quality, str]:
+    if status is None or status.is_good():
+        return Quality.GOOD, ""
+    name = status.name
+    if status.is_uncertain():
+        return Quality.UNCERTAIN, name
+    return Quality.BAD, name
+
+
+class OpcUaSource:
+    """Reads the tags of one PLC endpoint through a subscription and publishes them on the tag bus.
+
+    Connects (and keeps retrying until it can), subscribes every tag with its sampling interval
+    and deadband, and turns each data change into a TagValue. A lost connection marks every tag
+    of the endpoint Bad; asyncua's supervisor reconnects and recreates the subscription.
+    """
+
+    def __init__(
+        self,
+        endpoint: EndpointConfig,
+        tags: Sequence[TagSpec],
+        publish: Publish,
+        password: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.tags = list(tags)
+        self._publish = publish
+        self._password = password
+        self._client: Client | None = None
+        self._handle_to_tag: dict[int, str] = {}
+        self._node_to_tag: dict[str, str] = {}
+        self._pending: list[TagValue] = []
+        self._flush_scheduled = False
+        self._stopping = asyncio.Event()
+        self.status = LinkStatus.now(endpoint.name, LinkState.CONNECTING, f"connecting to {endpoint.url}")
+        self.bad_tags: dict[str, str] = {}
+        self.changes_received = 0
+        self.on_status: Callable[[LinkStatus], None] | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, subscribe and publish until stop() is called; never raises for a PLC that is away."""
+        delay = 0.5
+        first_failure_logged = False
+        while not self._stopping.is_set():
+            client = self._make_client()
+            try:
+                await self._connect(client)
+            except Exception as exc:  # any failure to reach or talk to the PLC: retry with back-off
+                reason = _describe_error(exc)
+                if not first_failure_logged:
+                    log.warning("%s: cannot connect to %s: %s; retrying", self.endpoint.name, self.endpoint.url, reason)
+                    first_failure_logged = True
+                self._mark_all_bad(f"no connection to {self.endpoint.name}: {reason}", LinkState.DOWN)
+                await _close_quietly(client)
+                if await self._wait_stop(delay):
+                    return
+                delay = min(delay * 2, RECONNECT_MAX_DELAY_S)
+                continue
+            self._client = client
+            try:
+                await self._serve(client)
+            finally:
+                self._client = None
+                await _close_quietly(client)
+            return
+
+    async def stop(self) -> None:
+        """Ask run() to end; it disconnects and returns."""
+        self._stopping.set()
+
+    async def write_value(self, tag_id: str, value: float) -> None:
+        """Write a value (a setpoint) to the PLC; raises with a clear message if it cannot."""
+        spec = next((t for t in self.tags if t.tag_id == tag_id), None)
+        if spec is None:
+            raise KeyError(f"{tag_id} is not a tag of endpoint {self.endpoint.name}")
+        if self._client is None or self.status.state is not LinkState.UP:
+            raise ConnectionError(f"{self.endpoint.name} is not connected; the setpoint was not written")
+        node = self._client.get_node(spec.node_id)
+        await node.write_value(ua.DataValue(ua.Variant(float(value), ua.VariantType.Double)))
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _make_client(self) -> Client:
+        ep = self.endpoint
+        client = Client(
+            ep.url,
+            timeout=ep.timeout_s,
+            watchdog_intervall=WATCHDOG_INTERVAL_S,
+            auto_reconnect=True,
+            reconnect_max_delay=RECONNECT_MAX_DELAY_S,
+            reconnect_request_timeout=ep.timeout_s,
+        )
+        client.name = client.description = "hmi"
+        client.application_uri = "urn:hmi:client"
+        if ep.username:
+            client.set_user(ep.username)
+            if self._password is not None:
+                client.set_password(self._password)
+        return client
+
+    async def _connect(self, client: Client) -> None:
+        ep = self.endpoint
+        if ep.security_policy != "None":
+            assert ep.certificate and ep.private_key and ep.trust_dir  # guaranteed by the config check
+            trust = TrustStore([Path(ep.trust_dir)], [])
+            await trust.load()
+            validator = CertificateValidator(
+                CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_SERVER, trust
+            )
+            client.certificate_validator = validator
+            await client.set_security(
+                _POLICIES[ep.security_policy],
+                Path(ep.certificate),
+                Path(ep.private_key),
+                mode=getattr(ua.MessageSecurityMode, ep.security_mode),
+            )
+        await client.connect()
+
+    async def _serve(self, client: Client) -> None:
+        ep = self.endpoint
+        sub = await client.create_subscription(
+            float(ep.publishing_interval_ms), queue_maxsize=EVENT_QUEUE_MAX, overflow=OverflowPolicy.WARN
+        )
+        await self._subscribe_all(sub)
+        self._set_status(LinkState.UP, f"connected to {ep.url}")
+        log.info("%s: connected to %s, %d tags subscribed", ep.name, ep.url, len(self._handle_to_tag))
+        monitor = asyncio.create_task(self._watch_state(client), name=f"opcua-state-{ep.name}")
+        consume = asyncio.create_task(self._consume(sub), name=f"opcua-consume-{ep.name}")
+        stop = asyncio.create_task(self._stopping.wait())
+        try:
+            await asyncio.wait({consume, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (monitor, consume, stop):
+                task.cancel()
+            await asyncio.gather(monitor, consume, stop, return_exceptions=True)
+            self._flush()
+
+    async def _subscribe_all(self, sub) -> None:
+        requests = []
+        handles: list[tuple[int, TagSpec]] = []
+        for handle, spec in enumerate(self.tags, start=1):
+            try:
+                node_id = ua.NodeId.from_string(spec.node_id)
+            except Exception as exc:
+                self._mark_bad(spec.tag_id, f"NodeId {spec.node_id!r} cannot be parsed: {exc}")
+                continue
+            requests.append(_monitored_item_request(handle, node_id, spec))
+            handles.append((handle, spec))
+        results = await sub.create_monitored_items(requests) if requests else []
+        self._handle_to_tag.clear()
+        for (handle, spec), result in zip(handles, results):
+            if isinstance(result, ua.StatusCode):
+                reason = f"node {spec.node_id} on {self.endpoint.name}: {result.name}"
+                if result.value == ua.StatusCodes.BadNodeIdUnknown:
+                    reason = f"node {spec.node_id} does not exist on {self.endpoint.name} (BadNodeIdUnknown)"
+                log.error("%s: %s", spec.tag_id, reason)
+                self._mark_bad(spec.tag_id, reason)
+            else:
+                self._handle_to_tag[handle] = spec.tag_id
+        self._flush()
+
+    async def _consume(self, sub) -> None:
+        handle_to_tag = self._handle_to_tag
+        pending = self._pending
+        async for event in sub:
+            if isinstance(event, DataChangeEvent):
+                item = event.data.monitored_item
+                tag = handle_to_tag.get(item.ClientHandle)
+                if tag is None:
+                    continue
+                now = time.time()
+                dv = item.Value
+                quality, reason = _quality(dv.StatusCode if dv is not None else None)
+                source_ts = _epoch(dv.SourceTimestamp or dv.ServerTimestamp, now) if dv is not None else now
+                pending.append(coerce_value(tag, event.value, source_ts, now, quality, reason))
+                if tag in self.bad_tags and quality is Quality.GOOD:
+                    del self.bad_tags[tag]
+                self.changes_received += 1
+                if not self._flush_scheduled:
+                    # Runs after this burst is drained: one bus batch per publish response.
+                    self._flush_scheduled = True
+                    asyncio.get_running_loop().call_soon(self._flush)
+            elif isinstance(event, StatusChangeEvent):
+                log.warning("%s: subscription status %s", self.endpoint.name, event.notification.Status)
+
+    async def _watch_state(self, client: Client) -> None:
+        was_up = True
+        while True:
+            await asyncio.sleep(STATE_POLL_S)
+            up = client.uaclient.state is UaClientState.CONNECTED
+            if was_up and not up:
+                log.warning("%s: connection to %s lost; reconnecting", self.endpoint.name, self.endpoint.url)
+                self._mark_all_bad(f"connection to {self.endpoint.name} lost", LinkState.DOWN)
+            elif up and not was_up:
+                log.info("%s: connection to %s is back", self.endpoint.name, self.endpoint.url)
+                self._set_status(LinkState.UP, f"connected to {self.endpoint.url}")
+            was_up = up
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._pending:
+            batch, self._pending[:] = list(self._pending), []
+            self._publish(batch)
+
+    def _mark_bad(self, tag_id: str, reason: str) -> None:
+        now = time.time()
+        self.bad_tags[tag_id] = reason
+        self._pending.append(TagValue(tag_id, None, Quality.BAD, now, now, reason))
+
+    def _mark_all_bad(self, reason: str, state: LinkState) -> None:
+        if self.status.state is not state or self.status.detail != reason:
+            for spec in self.tags:
+                self._mark_bad(spec.tag_id, reason)
+            self._flush()
+        self._set_status(state, reason)
+
+    def _set_status(self, state: LinkState, detail: str) -> None:
+        if self.status.state is not state or self.status.detail != detail:
+            self.status = LinkStatus.now(self.endpoint.name, state, detail)
+            if self.on_status is not None:
+                self.on_status(self.status)
+
+    async def _wait_stop(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+
+def _monitored_item_request(handle: int, node_id: ua.NodeId, spec: TagSpec) -> ua.MonitoredItemCreateRequest:
+    params = ua.MonitoringParameters()
+    params.ClientHandle = handle
+    params.SamplingInterval = float(spec.sampling_ms)
+    # A queue on the server keeps every change between two publish responses, not only the last.
+    params.QueueSize = 100
+    params.DiscardOldest = True
+    if spec.deadband > 0:
+        flt = ua.DataChangeFilter()
+        flt.Trigger = ua.DataChangeTrigger.StatusValue
+        flt.DeadbandType = ua.DeadbandType.Absolute
+        flt.DeadbandValue = spec.deadband
+        params.Filter = flt
+    request = ua.MonitoredItemCreateRequest()
+    request.ItemToMonitor = ua.ReadValueId(NodeId=node_id, AttributeId=ua.AttributeIds.Value)
+    request.MonitoringMode = ua.MonitoringMode.Reporting
+    request.RequestedParameters = params
+    return request
+
+
+def _describe_error(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the PLC or plc-sim running on that port?)"
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return "no answer in time"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+async def _close_quietly(client: Client) -> None:
+    try:
+        await asyncio.wait_for(client.disconnect(), 2.0)
+    except Exception:
+        log.debug("disconnect failed", exc_info=True)
