@@ -1,0 +1,98 @@
+"""The plant a simulator serves: the input config wired to this simulator, plus load and fault twins."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from hmi.config import EndpointConfig, ParameterConfig, PlantConfig, TwinConfig
+from hmi.domain.plant import Stream, TagKind
+
+NAMESPACE = "urn:hmi:plc-sim"
+NUMERIC_NAMESPACE = "urn:hmi:plc-sim:numeric"
+LOAD_TWIN_SIZE = 100
+FAULT_TWIN = "faults"
+
+
+def endpoint_url(host: str, port: int) -> str:
+    """The simulator's OPC UA endpoint URL."""
+    return f"opc.tcp://{host}:{port}/hmi/plc"
+
+
+def load_twins(count: int, rate_hz: float = 1.0) -> dict[str, TwinConfig]:
+    """`count` synthetic analog tags in twins load01, load02, ... of at most 100 parameters each."""
+    sampling_ms = max(0, round(1000 / rate_hz)) if rate_hz > 0 else 1000
+    twins: dict[str, TwinConfig] = {}
+    for start in range(0, count, LOAD_TWIN_SIZE):
+        twin_id = f"load{start // LOAD_TWIN_SIZE + 1:02d}"
+        params = {
+            f"s{k:03d}": ParameterConfig(
+                node_id=f"ns=2;s={twin_id}.s{k:03d}", unit="", kind=TagKind.ANALOG, range=(0.0, 100.0), band=(10.0, 90.0),
+                sampling_ms=sampling_ms,
+            )
+            for k in range(min(LOAD_TWIN_SIZE, count - start))
+        }
+        twins[twin_id] = TwinConfig(name=f"Load {twin_id[4:]}", stream=Stream.POWER, endpoint="", parameters=params)
+    return twins
+
+
+def fault_twin() -> TwinConfig:
+    """A twin whose nodes misbehave: NaN, +inf and a String where a number is expected."""
+    params = {
+        name: ParameterConfig(node_id=f"ns=2;s={FAULT_TWIN}.{name}", range=(0.0, 100.0), band=(10.0, 90.0))
+        for name in ("nan", "inf", "text")
+    }
+    return TwinConfig(name="Faulty tags", stream=Stream.POWER, endpoint="", parameters=params)
+
+
+def simulated_plant(
+    base: PlantConfig, *, url: str, endpoint_name: str = "plc1", extra_tags: int = 0,
+    extra_rate: float = 1.0,
+    fault_tags: bool = False,
+) -> PlantConfig:
+    """The config a client needs for this simulator: every twin on one endpoint with this URL."""
+    first = base.endpoints[0] if base.endpoints else None
+    endpoint = EndpointConfig(
+        name=endpoint_name,
+        url=url,
+        publishing_interval_ms=first.publishing_interval_ms if first else 250,
+        timeout_s=first.timeout_s if first else 4.0,
+    )
+    twins = dict(base.twins)
+    twins.update(load_twins(extra_tags, extra_rate))
+    if fault_tags:
+        twins[FAULT_TWIN] = fault_twin()
+    twins = {tid: t.model_copy(update={"endpoint": endpoint_name}) for tid, t in twins.items()}
+    return PlantConfig(database=base.database, historian=base.historian, endpoints=[endpoint], twins=twins)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if hasattr(value, "value"):  # enums
+        value = value.value
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _table(header: str, items: Iterable[tuple[str, object]]) -> list[str]:
+    lines = [header]
+    lines += [f"{key} = {_toml_value(v)}" for key, v in items if v is not None]
+    return lines + [""]
+
+
+def to_toml(config: PlantConfig) -> str:
+    """The config as TOML text that `hmi.config.parse_config` reads back to an equal config."""
+    lines = ["# Written by plc-sim --print-config: the plant this simulator serves.", ""]
+    lines += _table("[database]", config.database.model_dump(exclude_none=True).items())
+    lines += _table("[historian]", config.historian.model_dump(exclude_none=True).items())
+    for ep in config.endpoints:
+        lines += _table("[[endpoints]]", ep.model_dump(exclude_none=True).items())
+    for twin_id, twin in config.twins.items():
+        lines += _table(f"[twins.{twin_id}]", [("name", twin.name), ("stream", twin.stream), ("endpoint", twin.endpoint)])
+        for name, p in twin.parameters.items():
+            lines += _table(f"[twins.{twin_id}.parameters.{name}]", p.model_dump().items())
+    return "\n".join(lines)

@@ -1,0 +1,253 @@
+"""The OPC UA server: one node per configured parameter, written in one batch per tick."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from asyncua import Server, ua
+
+from hmi.config import PlantConfig
+from hmi.domain.plant import TagKind, TagSpec
+from plc_sim.model import PlantModel, SimParam
+from plc_sim.plant import FAULT_TWIN, NAMESPACE, NUMERIC_NAMESPACE, endpoint_url
+from plc_sim.recording import GroundTruth, Recorder
+
+log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+VALUE = ua.AttributeIds.Value
+LOAD_PREFIX = "load"
+FAULT_VALUES: dict[str, tuple[object, ua.VariantType]] = {
+    f"{FAULT_TWIN}.nan": (math.nan, ua.VariantType.Double),
+    f"{FAULT_TWIN}.inf": (math.inf, ua.VariantType.Double),
+    f"{FAULT_TWIN}.text": ("not a number", ua.VariantType.String),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SimOptions:
+    """How to run the simulation (everything but the plant itself)."""
+
+    host: str = "127.0.0.1"
+    port: int = 4840
+    seed: int | None = None
+    speed: float = 1.0
+    rate: float = 1.0
+    extra_rate: float = 1.0
+    episode_every_s: float = 6 * 3600.0
+    record: Path | None = None
+    ground_truth: Path | None = None
+    fault_tags: bool = False
+
+
+@dataclass(slots=True)
+class _Group:
+    """Parameters produced by one model at one rate."""
+
+    model: PlantModel
+    rate: float
+    tags: tuple[str, ...]
+    nodeids: list[ua.NodeId]
+    setpoints: dict[str, ua.NodeId] = field(default_factory=dict)  # twin -> setpoint node
+    last_setpoint: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters a load test reads."""
+
+    writes: int = 0
+    ticks: int = 0
+    late_ticks: int = 0
+
+
+def parse_node_id(text: str) -> ua.NodeId:
+    """A NodeId from its string form, e.g. ``ns=2;s=drillrig1.torque`` or ``ns=3;i=1001``."""
+    return ua.NodeId.from_string(text)
+
+
+def _timestamp(ts_us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=ts_us)
+
+
+class SimServer:
+    """An asyncua server that plays the plant described by a config."""
+
+    def __init__(self, config: PlantConfig, options: SimOptions) -> None:
+        self.config = config
+        self.options = options
+        self.url = endpoint_url(options.host, options.port)
+        self.stats = Stats()
+        self._server = Server()
+        self._groups: list[_Group] = []
+        self._faults: list[tuple[str, ua.NodeId]] = []
+        self._recorder: Recorder | None = None
+        self._truth: GroundTruth | None = None
+        self._sim_t0 = 0.0
+        self._mono_t0 = 0.0
+
+    def sim_time(self, mono: float | None = None) -> float:
+        """Simulated time (epoch seconds): starts at the wall clock and runs `speed` times faster."""
+        mono = time.monotonic() if mono is None else mono
+        return self._sim_t0 + (mono - self._mono_t0) * self.options.speed
+
+    async def start(self) -> None:
+        """Build the address space, write the first values and listen; OSError if the port is taken."""
+        opts = self.options
+        server = self._server
+        await server.init()
+        server.set_endpoint(self.url)
+        server.set_server_name("plc-sim")
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        tags = self.config.plant().tags
+        await self._register_namespaces(tags)
+
+        self._sim_t0 = time.time()
+        self._mono_t0 = time.monotonic()
+        if opts.record:
+            self._recorder = Recorder(opts.record)
+        if opts.ground_truth:
+            self._truth = GroundTruth(opts.ground_truth)
+
+        nodes = await self._create_nodes(tags)
+        fault_ids = set(FAULT_VALUES) if opts.fault_tags else set()
+        plant = [t for t in tags if not t.twin.startswith(LOAD_PREFIX) and t.tag_id not in fault_ids]
+        load = [t for t in tags if t.twin.startswith(LOAD_PREFIX) and t.tag_id not in fault_ids]
+        self._faults = [(t.tag_id, nodes[t.tag_id]) for t in tags if t.tag_id in fault_ids]
+        seed = opts.seed
+        self._groups.append(self._group(plant, nodes, opts.rate, seed, opts.episode_every_s))
+        if load:
+            self._groups.append(self._group(load, nodes, opts.extra_rate, None if seed is None else seed + 1, None))
+
+        ts_us = time.time_ns() // 1000
+        for g in self._groups:
+            initial = g.model.initial_setpoints()
+            if initial:
+                sp_tags = list(initial)
+                await self._write([nodes[t] for t in sp_tags], sp_tags, list(initial.values()), ts_us)
+                g.last_setpoint = {twin: g.model.setpoint(twin) or 0.0 for twin in g.setpoints}
+            await self._produce(g, ts_us)
+        await self._write_faults(ts_us)
+        await server.start()
+
+    def _group(
+        self, tags: Sequence[TagSpec], nodes: dict[str, ua.NodeId], rate: float, seed: int | None, every: float | None
+    ) -> _Group:
+        model = PlantModel(
+            [SimParam.from_tag(t) for t in tags], seed=seed, start_time=self._sim_t0, episode_every_s=every
+        )
+        setpoints = {t.twin: nodes[t.tag_id] for t in tags if t.kind == TagKind.SETPOINT and model.setpoint(t.twin) is not None}
+        return _Group(model, rate, model.produced_tags, [nodes[t] for t in model.produced_tags], setpoints)
+
+    async def _register_namespaces(self, tags: Sequence[TagSpec]) -> None:
+        uris = [NAMESPACE, NUMERIC_NAMESPACE]
+        highest = max((parse_node_id(t.node_id).NamespaceIndex for t in tags), default=3)
+        uris += [f"{NAMESPACE}:ns{i}" for i in range(4, highest + 1)]
+        for expected, uri in enumerate(uris, start=2):
+            index = await self._server.register_namespace(uri)
+            if index != expected:
+                raise RuntimeError(f"namespace {uri} got index {index}, expected {expected}")
+
+    async def _create_nodes(self, tags: Sequence[TagSpec]) -> dict[str, ua.NodeId]:
+        objects = self._server.nodes.objects
+        folders = {}
+        nodes: dict[str, ua.NodeId] = {}
+        for tag in tags:
+            if tag.twin not in folders:
+                folders[tag.twin] = await objects.add_folder(ua.NodeId(tag.twin, 2), ua.QualifiedName(tag.twin, 2))
+            nodeid = parse_node_id(tag.node_id)
+            value, vtype = FAULT_VALUES.get(tag.tag_id, (0.0, ua.VariantType.Double))
+            if not self.options.fault_tags:
+                value, vtype = 0.0, ua.VariantType.Double
+            var = await folders[tag.twin].add_variable(
+                nodeid, ua.QualifiedName(tag.parameter, nodeid.NamespaceIndex), value, varianttype=vtype
+            )
+            if tag.kind == TagKind.SETPOINT:
+                await var.set_writable()
+            nodes[tag.tag_id] = nodeid
+        return nodes
+
+    async def _write(self, nodeids: Sequence[ua.NodeId], tags: Sequence[str], values: list, ts_us: int) -> None:
+        """Write one batch straight into the address space (no per-node service call), then record it."""
+        stamp = _timestamp(ts_us)
+        write = self._server.iserver.aspace.write_attribute_value
+        double = ua.VariantType.Double
+        for nodeid, value in zip(nodeids, values, strict=True):
+            vtype = double if isinstance(value, float) else ua.VariantType.String
+            await write(nodeid, VALUE, ua.DataValue(ua.Variant(value, vtype), SourceTimestamp=stamp, ServerTimestamp=stamp))
+        self.stats.writes += len(values)
+        if self._recorder:
+            self._recorder.write(tags, ts_us, values)
+
+    async def _write_faults(self, ts_us: int) -> None:
+        if self._faults:
+            tags = [t for t, _ in self._faults]
+            await self._write([n for _, n in self._faults], tags, [FAULT_VALUES[t][0] for t in tags], ts_us)
+
+    def _read_setpoints(self, g: _Group) -> None:
+        aspace = self._server.iserver.aspace
+        for twin, nodeid in g.setpoints.items():
+            value = aspace.read_attribute_value(nodeid, VALUE).Value.Value
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value != g.last_setpoint.get(twin):
+                g.last_setpoint[twin] = float(value)
+                g.model.set_setpoint(twin, float(value))
+
+    async def _produce(self, g: _Group, ts_us: int) -> None:
+        wall = ts_us / 1e6
+        values, events = g.model.step(self.sim_time())
+        await self._write(g.nodeids, g.tags, values.tolist(), ts_us)
+        for event in events:
+            log.info("%s %s.%s", event.kind, event.twin, event.parameter)
+            if self._truth:
+                self._truth.write(event, wall)
+
+    async def _tick(self, g: _Group) -> None:
+        self._read_setpoints(g)
+        ts_us = time.time_ns() // 1000
+        await self._produce(g, ts_us)
+        if g is self._groups[0]:
+            await self._write_faults(ts_us)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick every group at its rate until stop is set."""
+        tasks = [asyncio.create_task(self._every(g.rate, lambda g=g: self._tick(g))) for g in self._groups]
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _every(self, rate: float, tick: Callable[[], Awaitable[None]]) -> None:
+        """Call tick at a fixed rate on an absolute schedule, so late ticks never accumulate drift."""
+        period = 1.0 / rate
+        start = time.monotonic()
+        k = 0
+        while True:
+            k += 1
+            delay = start + k * period - time.monotonic()
+            if delay < 0:
+                # behind schedule: skip the missed slots instead of bursting to catch up
+                self.stats.late_ticks += 1
+                k = int((time.monotonic() - start) / period) + 1
+                delay = start + k * period - time.monotonic()
+            await asyncio.sleep(delay)
+            await tick()
+            self.stats.ticks += 1
+
+    async def stop(self) -> None:
+        """Stop listening and flush the files."""
+        try:
+            await self._server.stop()
+        finally:
+            if self._recorder:
+                self._recorder.close()
+            if self._truth:
+                self._truth.close()
