@@ -72,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the simulator; returns the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="plc-sim: %(message)s")
-    if not args.verbose:
-        # asyncua logs a traceback for a taken port; we print one line ourselves
-        logging.getLogger("asyncua").setLevel(logging.CRITICAL)
+    # asyncua logs a traceback for a taken port (we print one line ourselves) and chatters at INFO
+    logging.getLogger("asyncua").setLevel(logging.WARNING if args.verbose else logging.CRITICAL)
+    logging.getLogger("asyncua.server.address_space").setLevel(logging.ERROR)
     if args.extra_tags < 0:
         print("plc-sim: --extra-tags must be >= 0", file=sys.stderr)
         return 2

@@ -139,12 +139,21 @@ def plc_sim_factory() -> Iterator:
     def start(**options: object) -> PlcSim:
         port = options.pop("port", None) or free_port()
         args = plc_sim_args(options)
-        printed = run_plc_sim("--port", str(port), *args, "--print-config")
-        if printed.returncode != 0:
-            pytest.fail(f"plc_sim --print-config failed: {printed.stderr.strip()}")
-        sim = PlcSim(port=int(port), args=args, config_text=printed.stdout)
+        # print the config while the server starts: each costs about a second of imports
+        printer = subprocess.Popen(
+            [sys.executable, "-m", "plc_sim", "--port", str(port), *args, "--print-config"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        )
+        sim = PlcSim(port=int(port), args=args, config_text="")
         started.append(sim)
-        return sim.start()
+        try:
+            sim.start()
+        finally:
+            out, err = printer.communicate(timeout=30)
+        if printer.returncode != 0:
+            pytest.fail(f"plc_sim --print-config failed: {err.strip()}")
+        sim.config_text = out
+        return sim
 
     yield start
     for sim in started:

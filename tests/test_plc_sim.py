@@ -8,6 +8,7 @@ import json
 import math
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from hmi.domain.plant import TagKind
 from plc_sim.episodes import EpisodeScheduler, TwinState
 from plc_sim.model import DAY, PlantModel, SimParam, Tuning
 from plc_sim.plant import simulated_plant, to_toml
-from tests.fixtures_plc import free_port, run_plc_sim
+from tests.fixtures_plc import run_plc_sim
 
 T0 = 1_700_000_000.0
 
@@ -187,7 +188,7 @@ def test_values_change_over_time_within_the_range(plc_sim_factory):
 
 
 def test_a_written_setpoint_moves_the_primary_parameter(plc_sim_factory):
-    sim = plc_sim_factory(seed=2, rate=10, speed=30)  # setpoint lag of 30 simulated s = 1 s wall
+    sim = plc_sim_factory(seed=2, rate=10, speed=60)  # setpoint lag of 30 simulated s = 0.5 s wall
 
     async def check():
         async with Client(sim.url, timeout=5) as client:
@@ -195,7 +196,7 @@ def test_a_written_setpoint_moves_the_primary_parameter(plc_sim_factory):
             torque = client.get_node("ns=2;s=drillrig1.torque")
             await setpoint.write_value(ua.DataValue(ua.Variant(185.0, ua.VariantType.Double)))
             assert await setpoint.read_value() == 185.0
-            await asyncio.sleep(3.5)
+            await asyncio.sleep(2.5)
             samples = []
             for _ in range(5):
                 samples.append(await torque.read_value())
@@ -307,15 +308,17 @@ def test_bad_config_and_taken_port_give_one_line_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[[endpoints]]\nname = "plc1"\nurl = "http://nope"\n[twins]\n')
     missing = tmp_path / "missing.toml"
-    for args in (["--config", str(bad)], ["--config", str(missing)]):
-        result = run_plc_sim("--port", str(free_port()), *args)
-        assert result.returncode != 0
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-        assert "Traceback" not in result.stderr and str(args[1]) in result.stderr
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        result = run_plc_sim("--port", str(taken.getsockname()[1]))
-    assert result.returncode != 0
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "cannot listen" in result.stderr
+        cases = {
+            str(bad): ["--config", str(bad)],
+            str(missing): ["--config", str(missing)],
+            "cannot listen": ["--port", str(taken.getsockname()[1])],
+        }
+        with ThreadPoolExecutor(len(cases)) as pool:
+            results = dict(zip(cases, pool.map(lambda args: run_plc_sim(*args), cases.values()), strict=True))
+    for expected, result in results.items():
+        assert result.returncode != 0, expected
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr and expected in result.stderr
