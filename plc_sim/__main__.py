@@ -114,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_serve(SimServer(config, options)))
     except KeyboardInterrupt:
         return 0
-    except Exception as exc:  # a user's config that the server cannot serve (e.g. a duplicate NodeId)
+    except ValueError as exc:  # a config the server cannot serve, e.g. a NodeId used twice
+        print(f"plc-sim: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except Exception as exc:
         print(f"plc-sim: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
 

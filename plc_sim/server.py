@@ -179,9 +179,12 @@ class SimServer:
             value, vtype = FAULT_VALUES.get(tag.tag_id, (0.0, ua.VariantType.Double))
             if not self.options.fault_tags:
                 value, vtype = 0.0, ua.VariantType.Double
-            var = await folders[tag.twin].add_variable(
-                nodeid, ua.QualifiedName(tag.parameter, nodeid.NamespaceIndex), value, varianttype=vtype
-            )
+            try:
+                var = await folders[tag.twin].add_variable(
+                    nodeid, ua.QualifiedName(tag.parameter, nodeid.NamespaceIndex), value, varianttype=vtype
+                )
+            except ua.UaStatusCodeError as exc:
+                raise ValueError(f"{tag.tag_id}: cannot serve node_id {tag.node_id!r}: {exc}") from None
             if tag.kind == TagKind.SETPOINT:
                 await var.set_writable()
             nodes[tag.tag_id] = nodeid

@@ -308,12 +308,17 @@ def test_bad_config_and_taken_port_give_one_line_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[[endpoints]]\nname = "plc1"\nurl = "http://nope"\n[twins]\n')
     missing = tmp_path / "missing.toml"
+    duplicate = tmp_path / "duplicate.toml"
+    duplicate.write_text(
+        to_toml(load_config()).replace('"ns=3;i=1002"', '"ns=3;i=1001"')
+    )
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         cases = {
             str(bad): ["--config", str(bad)],
             str(missing): ["--config", str(missing)],
+            "transformer1.current: cannot serve node_id 'ns=3;i=1001'": ["--config", str(duplicate)],
             "cannot listen": ["--port", str(taken.getsockname()[1])],
         }
         with ThreadPoolExecutor(len(cases)) as pool:
