@@ -37,9 +37,9 @@ def setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # asyncua logs every reconnect attempt at INFO/WARNING; our sources log the one line that matters.
+    # asyncua logs every reconnect attempt, with tracebacks; our sources log the one line that matters.
     for noisy in ("asyncua", "asyncio"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.ERROR)
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ import sys
 
 from hmi.config import PlantConfig, load_config
 from hmi.runtime import Runtime
+from hmi.store.db import safe_url
 from hmi.store.migrate import upgrade
 
 
@@ -45,7 +46,7 @@ async def _collect(config: PlantConfig, url: str, run_for: float | None, status_
     if run_for is not None:
         loop.call_later(run_for, stop.set)
     await runtime.start()
-    print(f"collect: {len(runtime.plant.tags)} tags from {len(runtime.sources)} endpoint(s) into {_safe(url)}", flush=True)
+    print(f"collect: {len(runtime.plant.tags)} tags from {len(runtime.sources)} endpoint(s) into {safe_url(url)}", flush=True)
     try:
         while not stop.is_set():
             try:
@@ -57,9 +58,3 @@ async def _collect(config: PlantConfig, url: str, run_for: float | None, status_
         await runtime.stop()
         print(f"collect: stopped; {runtime.status().line()}", flush=True)
         sys.stdout.flush()
-
-
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

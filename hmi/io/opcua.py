@@ -223,9 +223,13 @@ class OpcUaSource:
                 dv = item.Value
                 quality, reason = _quality(dv.StatusCode if dv is not None else None)
                 source_ts = _epoch(dv.SourceTimestamp or dv.ServerTimestamp, now) if dv is not None else now
-                pending.append(coerce_value(tag, event.value, source_ts, now, quality, reason))
-                if tag in self.bad_tags and quality is Quality.GOOD:
-                    del self.bad_tags[tag]
+                tv = coerce_value(tag, event.value, source_ts, now, quality, reason)
+                pending.append(tv)
+                if tv.quality is Quality.GOOD:
+                    self.bad_tags.pop(tag, None)
+                elif self.bad_tags.get(tag) != tv.reason:
+                    self.bad_tags[tag] = tv.reason
+                    log.warning("%s: %s; marked %s", tag, tv.reason, tv.quality.name)
                 self.changes_received += 1
                 if not self._flush_scheduled:
                     # Runs after this burst is drained: one bus batch per publish response.
