@@ -42,12 +42,29 @@ def setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
+# Options whose value may start with a dash (relative times such as -15m).
+DASH_VALUE_OPTIONS = ("--from", "--to")
+
+
+def join_dash_values(argv: Sequence[str]) -> list[str]:
+    """Turn ``--from -15m`` into ``--from=-15m``, which argparse would otherwise read as an option."""
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg in DASH_VALUE_OPTIONS:
+            value = next(it, None)
+            out.append(arg if value is None else f"{arg}={value}")
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hmi` console script; returns the exit code."""
     from hmi.store.errors import DatabaseUnavailable
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_dash_values(sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help()
         return 2
