@@ -1,0 +1,126 @@
+"""Engines for the historian database: SQLite tuned for one writer and many readers, or PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, exc, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine.url import URL
+
+from hmi.store.errors import DatabaseUnavailable
+
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+PG_CONNECT_TIMEOUT_S = 5
+
+# Execution option that makes an SQLite transaction take the write lock at BEGIN (see _sqlite_events).
+BEGIN_IMMEDIATE = "hmi_sqlite_begin_immediate"
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL as text with its password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, check: bool = True) -> Engine:
+    """An Engine for an sqlite:/// or postgresql+psycopg:// URL; DatabaseUnavailable when it cannot be used.
+
+    With ``check`` one connection is opened at once, so a bad path or a missing server is
+    reported here with a clear message rather than at the first write.
+    """
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError:
+        raise DatabaseUnavailable(
+            f"not a database URL: {str(url)[:80]!r}; expected sqlite:///PATH or postgresql+psycopg://HOST/DB"
+        ) from None
+    shown = parsed.render_as_string(hide_password=True)
+    backend = parsed.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        _make_sqlite_parent(parsed, shown)
+    elif backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    else:
+        raise DatabaseUnavailable(f"{shown}: unsupported database; use sqlite:///PATH or postgresql+psycopg://...")
+    try:
+        engine = create_engine(parsed, **kwargs)
+    except (exc.ArgumentError, ImportError) as error:
+        raise DatabaseUnavailable(f"{shown}: cannot use this URL: {error}") from None
+    if backend == "sqlite":
+        _sqlite_events(engine, busy_timeout_ms)
+    if check:
+        check_engine(engine)
+    return engine
+
+
+def check_engine(engine: Engine) -> None:
+    """Open one connection and run a trivial query; DatabaseUnavailable with the reason if that fails."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except exc.DBAPIError as error:
+        raise unavailable(engine, error) from None
+
+
+def unavailable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
+    """A DatabaseUnavailable for this engine that says why, in one line, and what to do."""
+    shown = engine.url.render_as_string(hide_password=True)
+    reason = one_line(error)
+    if engine.dialect.name == "sqlite":
+        hint = "check that the folder exists, is writable and has free space, and that no other program locks the file"
+    else:
+        hint = "check that the server is running and reachable, and the user, password and database name"
+    return DatabaseUnavailable(f"database {shown} is unavailable: {reason}; {hint}")
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of an error's message, without SQLAlchemy's statement and background link."""
+    inner = getattr(error, "orig", None) or error
+    message = str(inner).strip().splitlines()
+    first = message[0] if message else type(inner).__name__
+    return first[:300]
+
+
+def _make_sqlite_parent(url: URL, shown: str) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    parent = Path(database).expanduser().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatabaseUnavailable(
+            f"database {shown} is unavailable: cannot create the folder {parent}: {error.strerror or error}; "
+            "choose a writable location with --db or [database] url"
+        ) from None
+
+
+def _sqlite_events(engine: Engine, busy_timeout_ms: int) -> None:
+    """Pragmas on every new connection, and BEGIN emitted by us (pysqlite's implicit BEGIN is unreliable)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A writer takes the lock up front: upgrading a read transaction to a write one fails at
+        # once with "database is locked" when another writer committed meanwhile, ignoring busy_timeout.
+        immediate = conn.get_execution_options().get(BEGIN_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

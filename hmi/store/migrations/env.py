@@ -1,0 +1,12 @@
+"""Alembic environment for the historian: runs on the connection hmi.store.migrate hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from hmi.store.schema import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=connection.dialect.name == "sqlite")
+with context.begin_transaction():
+    context.run_migrations()

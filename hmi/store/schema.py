@@ -1,0 +1,54 @@
+"""The historian's tables (SQLAlchemy Core): tags, raw samples and the min/max rollups."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Float, ForeignKey, Integer, MetaData, SmallInteger, Table, Text
+
+metadata = MetaData()
+
+US = 1_000_000
+MINUTE_US = 60 * US
+HOUR_US = 3600 * US
+BAD = 2  # Quality.BAD: the sample is a gap marker, its value is NULL
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+)
+
+# ts_us is UTC epoch microseconds. The primary key makes inserts idempotent and is the index
+# every range query walks; SQLite stores the table clustered on it (WITHOUT ROWID).
+samples = Table(
+    "samples",
+    metadata,
+    Column("tag_id", Integer, ForeignKey("tags.id"), primary_key=True, autoincrement=False),
+    Column("ts_us", BigInteger, primary_key=True, autoincrement=False),
+    Column("value", Float, nullable=True),
+    Column("quality", SmallInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+
+def _rollup(name: str) -> Table:
+    """A rollup level: per tag and bucket, min/max/sum/count of the numeric values and the Bad count."""
+    return Table(
+        name,
+        metadata,
+        Column("tag_id", Integer, ForeignKey("tags.id"), primary_key=True, autoincrement=False),
+        Column("bucket_us", BigInteger, primary_key=True, autoincrement=False),
+        Column("vmin", Float, nullable=True),
+        Column("vmax", Float, nullable=True),
+        Column("vsum", Float, nullable=True),
+        Column("n", Integer, nullable=False),
+        Column("n_bad", Integer, nullable=False),
+        sqlite_with_rowid=False,
+    )
+
+
+rollup_1m = _rollup("rollup_1m")
+rollup_1h = _rollup("rollup_1h")
+
+# (table, bucket width in µs), finest first; each level is rebuilt from the one before it.
+ROLLUPS: tuple[tuple[Table, int], ...] = ((rollup_1m, MINUTE_US), (rollup_1h, HOUR_US))
