@@ -61,14 +61,14 @@ class PostgresServer:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
 
     def init(self) -> None:
-        """Create the cluster: trust auth, no fsync (a test server)."""
+        """Create the cluster: trust auth, no fsync (a test server; a commit still survives a killed server)."""
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
                   "-E", "UTF8", "--locale=C", "--no-sync")
 
     def start(self) -> None:
         """Start (or restart) the server on its port and wait until it accepts connections."""
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
+                   "-c full_page_writes=off -c max_connections=50")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:
