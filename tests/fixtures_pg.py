@@ -93,6 +93,15 @@ class PostgresServer:
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute(sql)
 
+    def watch(self, pid: int) -> None:
+        """Stop the server and remove its directory when process ``pid`` ends without teardown (killed pytest)."""
+        pg_ctl = f"{self.bindir / 'pg_ctl'} -D {self.data} -m immediate -w stop"
+        if self._as_postgres:
+            pg_ctl = f"runuser -u postgres -- {pg_ctl}"
+        script = f"while kill -0 {pid} 2>/dev/null; do sleep 1; done; {pg_ctl} >/dev/null 2>&1; rm -rf {self.root}"
+        subprocess.Popen(["sh", "-c", script], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+
     def destroy(self) -> None:
         """Stop the server if it runs and remove its directory."""
         try:
@@ -115,6 +124,7 @@ def pg_server() -> Iterator[PostgresServer]:
     try:
         server.init()
         server.start()
+        server.watch(os.getpid())
     except (subprocess.CalledProcessError, OSError) as error:
         detail = getattr(error, "stderr", "") or str(error)
         server.destroy()
