@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from hmi.config import ConfigError, load_config
-from plc_sim.plant import endpoint_url, simulated_plant, to_toml
+from plc_sim.plant import APPLICATION_URI, endpoint_url, simulated_plant, to_toml
 from plc_sim.server import SimOptions, SimServer
 
 
@@ -22,6 +22,27 @@ def _positive(kind: type):
         return value
 
     return parse
+
+
+SECURITY_CHOICES = [
+    f"{policy}_{mode}"
+    for policy in ("Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss")
+    for mode in ("Sign", "SignAndEncrypt")
+]
+
+
+def _client_security(args: argparse.Namespace) -> dict[str, str] | None:
+    """The printed endpoint's security settings: the first --security with the HMI's certificate files."""
+    if not args.security:
+        return None
+    files = {"certificate": ("--client-certificate", args.client_certificate),
+             "private_key": ("--client-private-key", args.client_private_key),
+             "trust_dir": ("--trust-dir", args.trust_dir)}
+    missing = [flag for flag, value in files.values() if value is None]
+    if missing:
+        raise ValueError(f"--print-config with --security also needs {', '.join(missing)} (the HMI's side)")
+    policy, mode = args.security[0].split("_")
+    return {"security_policy": policy, "security_mode": mode} | {k: str(v.resolve()) for k, (_, v) in files.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ground-truth", type=Path, help="directory for episodes.jsonl (episode starts, failures)")
     p.add_argument("--record", type=Path, help="CSV file of every produced sample: tag,source_ts_us,value")
+    sec = p.add_argument_group(
+        "security",
+        "Offer secured endpoints. The server's certificate must carry the URI " + APPLICATION_URI + " "
+        "as subject alternative name; any client certificate is accepted.",
+    )
+    sec.add_argument(
+        "--security", action="append", choices=SECURITY_CHOICES, default=[], metavar="POLICY_MODE",
+        help="a secured endpoint to offer, e.g. Basic256Sha256_SignAndEncrypt (repeatable; choices: "
+        + ", ".join(SECURITY_CHOICES) + ")",
+    )
+    sec.add_argument("--certificate", type=Path, help="the server's certificate (DER or PEM)")
+    sec.add_argument("--private-key", type=Path, help="the server's private key (DER or PEM)")
+    sec.add_argument("--secure-only", action="store_true", help="offer no unsecured endpoint")
+    sec.add_argument("--client-certificate", type=Path, help="--print-config: the HMI's certificate")
+    sec.add_argument("--client-private-key", type=Path, help="--print-config: the HMI's private key")
+    sec.add_argument("--trust-dir", type=Path, help="--print-config: the HMI's folder of trusted server certificates")
     p.add_argument("--print-config", action="store_true", help="print the config for this simulator and exit")
     p.add_argument("--verbose", action="store_true", help="log episodes and server messages to stderr")
     return p
@@ -87,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             extra_tags=args.extra_tags,
             extra_rate=args.extra_rate,
             fault_tags=args.fault_tags,
+            security=_client_security(args) if args.print_config else None,
         )
     except ConfigError as exc:
         print(f"plc-sim: {exc}", file=sys.stderr)
@@ -109,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         record=args.record,
         ground_truth=args.ground_truth,
         fault_tags=args.fault_tags,
+        security=tuple(args.security),
+        certificate=args.certificate,
+        private_key=args.private_key,
+        secure_only=args.secure_only,
     )
     try:
         return asyncio.run(_serve(SimServer(config, options)))

@@ -10,6 +10,8 @@ from hmi.domain.plant import Stream, TagKind
 
 NAMESPACE = "urn:hmi:plc-sim"
 NUMERIC_NAMESPACE = "urn:hmi:plc-sim:numeric"
+# The server's ApplicationUri: a certificate given with --certificate must carry it as its SAN URI.
+APPLICATION_URI = "urn:hmi:plc-sim:server"
 LOAD_TWIN_SIZE = 100
 FAULT_TWIN = "faults"
 
@@ -49,14 +51,20 @@ def simulated_plant(
     base: PlantConfig, *, url: str, endpoint_name: str = "plc1", extra_tags: int = 0,
     extra_rate: float = 1.0,
     fault_tags: bool = False,
+    security: dict[str, str] | None = None,
 ) -> PlantConfig:
-    """The config a client needs for this simulator: every twin on one endpoint with this URL."""
+    """The config a client needs for this simulator: every twin on one endpoint with this URL.
+
+    `security` holds the endpoint's security_policy, security_mode, certificate, private_key and
+    trust_dir (the client's side of a secured endpoint).
+    """
     first = base.endpoints[0] if base.endpoints else None
     endpoint = EndpointConfig(
         name=endpoint_name,
         url=url,
         publishing_interval_ms=first.publishing_interval_ms if first else 250,
         timeout_s=first.timeout_s if first else 4.0,
+        **(security or {}),
     )
     twins = dict(base.twins)
     twins.update(load_twins(extra_tags, extra_rate))

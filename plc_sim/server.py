@@ -16,7 +16,7 @@ from asyncua import Server, ua
 from hmi.config import PlantConfig
 from hmi.domain.plant import TagKind, TagSpec
 from plc_sim.model import PlantModel, SimParam
-from plc_sim.plant import FAULT_TWIN, NAMESPACE, NUMERIC_NAMESPACE, endpoint_url
+from plc_sim.plant import APPLICATION_URI, FAULT_TWIN, NAMESPACE, NUMERIC_NAMESPACE, endpoint_url
 from plc_sim.recording import GroundTruth, Recorder
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,20 @@ class SimOptions:
     record: Path | None = None
     ground_truth: Path | None = None
     fault_tags: bool = False
+    # Secured endpoints, e.g. ("Basic256Sha256_SignAndEncrypt",); need certificate and private_key.
+    security: tuple[str, ...] = ()
+    certificate: Path | None = None
+    private_key: Path | None = None
+    secure_only: bool = False  # offer no unsecured (None) endpoint beside the secured ones
+
+
+def security_policy_type(name: str) -> ua.SecurityPolicyType:
+    """``Basic256Sha256_SignAndEncrypt`` -> the asyncua enum; ValueError naming the choices otherwise."""
+    try:
+        return ua.SecurityPolicyType[name]
+    except KeyError:
+        choices = ", ".join(n for n in ua.SecurityPolicyType.__members__ if n != "NoSecurity")
+        raise ValueError(f"unknown security {name!r}; one of: {choices}") from None
 
 
 @dataclass(slots=True)
@@ -115,10 +129,11 @@ class SimServer:
         """Build the address space, write the first values and listen; OSError if the port is taken."""
         opts = self.options
         server = self._server
+        await self._setup_security()  # before init(), which takes a second or two: fail fast on bad files
         await server.init()
         server.set_endpoint(self.url)
         server.set_server_name("plc-sim")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        await server.set_application_uri(APPLICATION_URI)
         tags = self.config.plant().tags
         await self._register_namespaces(tags)
 
@@ -149,6 +164,30 @@ class SimServer:
             await self._produce(g, ts_us)
         await self._write_faults(ts_us)
         await server.start()
+
+    async def _setup_security(self) -> None:
+        """The endpoints to offer; with security, the server's own certificate and key.
+
+        Any client certificate is accepted (no validator): this is a simulator, the client side's
+        check of the server certificate is what the HMI tests.
+        """
+        opts = self.options
+        policies = [security_policy_type(name) for name in opts.security]
+        if policies:
+            if not (opts.certificate and opts.private_key):
+                raise ValueError("--security needs --certificate and --private-key (the server's own)")
+            try:
+                await self._server.load_certificate(str(opts.certificate))
+                await self._server.load_private_key(str(opts.private_key))
+            except OSError as exc:
+                raise ValueError(f"cannot read {exc.filename}: {exc.strerror}") from None
+            except Exception as exc:  # not a certificate / key in DER or PEM
+                raise ValueError(f"cannot load the server certificate or key: {type(exc).__name__}: {exc}") from None
+        elif opts.secure_only:
+            raise ValueError("--secure-only needs --security")
+        if not opts.secure_only:
+            policies.insert(0, ua.SecurityPolicyType.NoSecurity)
+        self._server.set_security_policy(policies)
 
     def _group(
         self, tags: Sequence[TagSpec], nodes: dict[str, ua.NodeId], rate: float, seed: int | None, every: float | None

@@ -12,9 +12,11 @@ from pathlib import Path
 from asyncua import Client, ua
 from asyncua.client.ua_client import UaClientState
 from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusChangeEvent
+from asyncua.common.utils import ServiceError
 from asyncua.crypto import security_policies
-from asyncua.crypto.truststore import TrustStore
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from hmi.config import EndpointConfig
 from hmi.domain.plant import TagSpec
@@ -153,19 +155,41 @@ class OpcUaSource:
         ep = self.endpoint
         if ep.security_policy != "None":
             assert ep.certificate and ep.private_key and ep.trust_dir  # guaranteed by the config check
-            trust = TrustStore([Path(ep.trust_dir)], [])
-            await trust.load()
-            validator = CertificateValidator(
-                CertificateValidatorOptions.TRUSTED_VALIDATION | CertificateValidatorOptions.PEER_SERVER, trust
-            )
-            client.certificate_validator = validator
-            await client.set_security(
-                _POLICIES[ep.security_policy],
-                Path(ep.certificate),
-                Path(ep.private_key),
-                mode=getattr(ua.MessageSecurityMode, ep.security_mode),
-            )
-        await client.connect()
+            # The trust list is read again on every attempt: a certificate copied there is picked up
+            # at the next retry, without a restart.
+            client.certificate_validator = ServerCertificateCheck(ep.name, Path(ep.trust_dir))
+            mode = getattr(ua.MessageSecurityMode, ep.security_mode)
+            try:
+                await client.set_security(_POLICIES[ep.security_policy], Path(ep.certificate), Path(ep.private_key),
+                                          mode=mode)
+            except OSError as exc:
+                if exc.filename is None:
+                    raise
+                raise SecurityError(f"cannot read {exc.filename} (the certificate or private_key of "
+                                    f"{ep.name}): {exc.strerror}") from exc
+            except ua.UaStatusCodeError:
+                raise
+            except ua.UaError as exc:
+                if "No matching endpoints" not in str(exc):
+                    raise
+                offered = await _offered_security(client)
+                raise SecurityError(f"{ep.name} offers no {ep.security_policy} {ep.security_mode} endpoint"
+                                    f" (it offers: {offered or 'nothing'}); change security_policy/security_mode"
+                                    ) from exc
+            except ValueError as exc:  # a file that is not a certificate or key in DER or PEM
+                raise SecurityError(f"cannot load the certificate {ep.certificate} or private_key "
+                                    f"{ep.private_key} of {ep.name}: {exc}") from exc
+        try:
+            await client.connect()
+        except ua.UaStatusCodeError as exc:
+            if ep.security_policy != "None" and exc.code in _REFUSED_CLIENT_CERT:
+                # Our own check of the server's certificate raises ServerCertificateError instead,
+                # so a certificate status here is the server refusing ours.
+                raise SecurityError(
+                    f"{ep.name} refused this HMI's certificate {ep.certificate} "
+                    f"({ua.StatusCode(exc.code).name}): add it to the trusted client certificates of {ep.name}"
+                ) from exc
+            raise
 
     async def _serve(self, client: Client) -> None:
         ep = self.endpoint
@@ -303,7 +327,152 @@ def _monitored_item_request(handle: int, node_id: ua.NodeId, spec: TagSpec) -> u
     return request
 
 
+class SecurityError(Exception):
+    """A secured connection failed for a reason the message explains (and says what to do)."""
+
+
+class ServerCertificateError(SecurityError):
+    """The server's certificate is not trusted or does not fit the server."""
+
+
+# Status codes with which a server refuses the client's certificate.
+_REFUSED_CLIENT_CERT = {
+    ua.StatusCodes.BadSecurityChecksFailed,
+    ua.StatusCodes.BadCertificateUntrusted,
+    ua.StatusCodes.BadCertificateInvalid,
+    ua.StatusCodes.BadCertificateTimeInvalid,
+    ua.StatusCodes.BadCertificateUriInvalid,
+    ua.StatusCodes.BadCertificateUseNotAllowed,
+    ua.StatusCodes.BadCertificateRevoked,
+    ua.StatusCodes.BadCertificateIssuerRevoked,
+    ua.StatusCodes.BadCertificateRevocationUnknown,
+    ua.StatusCodes.BadCertificateIssuerRevocationUnknown,
+}
+TRUSTED_SUFFIXES = (".der", ".pem", ".crt", ".cer")
+
+
+def _load_trusted(trust_dir: Path) -> tuple[list[x509.Certificate], list[str]]:
+    """The certificates in trust_dir (DER or PEM), and the files that are not readable certificates."""
+    certs: list[x509.Certificate] = []
+    skipped: list[str] = []
+    for path in sorted(trust_dir.iterdir()) if trust_dir.is_dir() else []:
+        if not path.is_file() or path.suffix.lower() not in TRUSTED_SUFFIXES:
+            continue
+        try:
+            data = path.read_bytes()
+            if b"-----BEGIN CERTIFICATE-----" in data:
+                certs.extend(x509.load_pem_x509_certificates(data))
+            else:
+                certs.append(x509.load_der_x509_certificate(data))
+        except (OSError, ValueError):
+            skipped.append(path.name)
+    return certs, skipped
+
+
+def _signed_by_trusted_ca(cert: x509.Certificate, trusted: list[x509.Certificate]) -> bool:
+    """Whether a CA certificate in the trust list issued cert (the same check asyncua's TrustStore makes)."""
+    from cryptography.x509 import verification as v
+
+    def is_ca(_policy, _cert, ext) -> None:
+        if ext is None or not ext.ca:
+            raise ValueError("not a CA certificate")
+
+    try:
+        verifier = (
+            v.PolicyBuilder()
+            .store(v.Store(trusted))
+            .extension_policies(
+                ca_policy=v.ExtensionPolicy.permit_all().require_present(
+                    x509.BasicConstraints, v.Criticality.AGNOSTIC, is_ca
+                ),
+                ee_policy=v.ExtensionPolicy.permit_all(),
+            )
+            .build_client_verifier()
+        )
+        verifier.verify(cert, [])
+        return True
+    except (v.VerificationError, ValueError):
+        return False
+
+
+def _who(cert: x509.Certificate) -> str:
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    name = f'"{names[0].value}"' if names else cert.subject.rfc4514_string() or "(no subject)"
+    thumbprint = cert.fingerprint(hashes.SHA1()).hex(":").upper()  # noqa: S303 - OPC UA's thumbprint is SHA-1
+    return f"{name}, SHA-1 {thumbprint}"
+
+
+class ServerCertificateCheck:
+    """The client's certificate_validator: the server's certificate must be in the trust list.
+
+    Trusted means: the certificate itself is in trust_dir (a self-signed PLC certificate copied
+    there), or a CA certificate in trust_dir issued it. Then it must also be valid now, name the
+    ApplicationUri the server declares and be meant for a server (key usage).
+    """
+
+    def __init__(self, endpoint_name: str, trust_dir: Path) -> None:
+        self.endpoint_name = endpoint_name
+        self.trust_dir = trust_dir
+        self._checks = CertificateValidator(
+            CertificateValidatorOptions.EXT_VALIDATION | CertificateValidatorOptions.PEER_SERVER
+        )
+
+    async def __call__(self, cert: x509.Certificate, app: ua.ApplicationDescription) -> None:
+        name = self.endpoint_name
+        trusted, skipped = await asyncio.to_thread(_load_trusted, self.trust_dir)
+        if not (cert in trusted or (trusted and _signed_by_trusted_ca(cert, trusted))):
+            where = str(self.trust_dir)
+            if not self.trust_dir.is_dir():
+                where += " (that folder does not exist)"
+            elif not trusted:
+                where += " (it holds no certificate)"
+            if skipped:
+                where += f" (not readable as certificates: {', '.join(skipped)})"
+            raise ServerCertificateError(
+                f"the server certificate of {name} ({_who(cert)}) is not in the trust list {where}: "
+                f"if you trust it, copy it there as .der or .pem (or its issuing CA certificate)"
+            )
+        try:
+            await self._checks(cert, app)
+        except ServiceError as exc:
+            raise ServerCertificateError(_untrusted_why(name, cert, app, exc.code)) from exc
+
+
+def _untrusted_why(name: str, cert: x509.Certificate, app: ua.ApplicationDescription, code: int) -> str:
+    who = f"the server certificate of {name} ({_who(cert)})"
+    if code == ua.StatusCodes.BadCertificateTimeInvalid:
+        return (f"{who} is valid only from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} to "
+                f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC: renew it on the PLC (or check the clock)")
+    if code == ua.StatusCodes.BadCertificateUriInvalid:
+        try:
+            san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+            uris = ", ".join(san.value.get_values_for_type(x509.UniformResourceIdentifier)) or "none"
+        except x509.ExtensionNotFound:
+            uris = "none"
+        return (f"{who} is for application URI {uris}, but the server says it is {app.ApplicationUri}: "
+                f"the PLC serves a certificate that is not its own")
+    if code == ua.StatusCodes.BadCertificateUseNotAllowed:
+        return f"{who} is not meant for an OPC UA server (key usage or extended key usage serverAuth missing)"
+    return f"{who} is refused: {ua.StatusCode(code).name}"
+
+
+async def _offered_security(client: Client) -> str:
+    try:
+        endpoints = await client.connect_and_get_server_endpoints()
+    except Exception:
+        return ""
+    offered = []
+    for e in endpoints:
+        policy = e.SecurityPolicyUri.rsplit("#", 1)[-1]
+        text = policy if policy == "None" else f"{policy} {e.SecurityMode.name}"
+        if text not in offered:
+            offered.append(text)
+    return ", ".join(offered)
+
+
 def _describe_error(exc: BaseException) -> str:
+    if isinstance(exc, SecurityError):
+        return str(exc)
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (is the PLC or plc-sim running on that port?)"
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
