@@ -9,7 +9,6 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from hmi.config import PlantConfig
 from hmi.domain.plant import Plant
@@ -17,7 +16,6 @@ from hmi.domain.tag_bus import TagBus
 from hmi.domain.tags import Quality
 from hmi.io.link import LinkStatus
 from hmi.io.opcua import OpcUaSource
-from hmi.paths import data_dir
 from hmi.store.writer import HistorianWriter, WriterStats
 
 log = logging.getLogger(__name__)
@@ -54,15 +52,7 @@ class Runtime:
         self.plant: Plant = config.plant()
         self.database_url = database_url or config.database_url
         self.bus = TagBus()
-        hist = config.historian
-        spool = Path(hist.spool_path) if hist.spool_path else data_dir() / "spool.sqlite"
-        self.writer = HistorianWriter(
-            self.database_url,
-            spool_path=spool,
-            flush_interval_s=hist.flush_interval_s,
-            max_batch=hist.max_batch,
-            queue_limit=hist.queue_limit,
-        )
+        self.writer = HistorianWriter.from_config(self.database_url, config.historian)
         self.bus.subscribe(self.writer.consume)
         self.sources = [
             OpcUaSource(ep, [t for t in self.plant.tags if t.endpoint == ep.name], self.bus.publish)
