@@ -6,8 +6,11 @@ import selectors
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Sequence
+from typing import IO
 
 READY_TIMEOUT_S = 30.0
 
@@ -29,6 +32,7 @@ class SimProcess:
         self.proc: subprocess.Popen[str] | None = None
         self.config_text = ""
         self.startup_s = 0.0
+        self.output: deque[str] = deque(maxlen=200)  # the simulator's last lines, for error messages
 
     def _command(self, *extra: str) -> list[str]:
         return [sys.executable, "-m", "plc_sim", "--port", str(self.port), *self.options, *extra]
@@ -52,7 +56,19 @@ class SimProcess:
                     raise RuntimeError(f"plc-sim --print-config failed: {err.strip()}")
                 self.config_text = out
         self.startup_s = time.monotonic() - t0
+        # Keep reading both pipes: a full pipe would block the simulator on its next log line.
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            threading.Thread(target=self._drain, args=(pipe,), daemon=True).start()
         return self
+
+    def _drain(self, pipe: IO[str] | None) -> None:
+        if pipe is None:
+            return
+        try:
+            for line in pipe:
+                self.output.append(line.rstrip("\n"))
+        except (OSError, ValueError):  # closed by stop()
+            pass
 
     def _wait_ready(self, deadline: float) -> None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -81,9 +97,6 @@ class SimProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            if pipe:
-                pipe.close()
         return self.proc.returncode
 
     def kill(self) -> None:
