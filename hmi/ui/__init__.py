@@ -1,1 +1,1 @@
-"""ui package."""
+"""The Qt layer: main window, panes (one module each), table models, dialogs, theme."""
