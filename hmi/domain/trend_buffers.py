@@ -1,0 +1,203 @@
+"""Ring buffers of recent samples per tag, for the live part of the trends (plain Python and numpy).
+
+The buffers are a tag bus consumer: every batch is appended, in time order, to one fixed-size
+ring per tag. A Bad sample is kept as NaN so a trend draws it as a gap. Memory is bounded:
+``capacity`` samples per tag (an hour at 10 Hz by default) and at most ``max_tags`` tags.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from hmi.domain.tags import Quality, TagValue
+
+DEFAULT_CAPACITY = 36_000  # one hour at 10 Hz
+DEFAULT_MAX_TAGS = 2_000
+
+
+class TagRing:
+    """A fixed-capacity ring of (time, value, quality) for one tag, oldest overwritten first.
+
+    Samples must arrive in time order; one older than the newest kept sample is refused
+    (the historian has it) and counted in ``refused``.
+    """
+
+    __slots__ = ("_q", "_start", "_ts", "_val", "capacity", "refused", "size", "version")
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self._ts = np.empty(capacity, dtype=np.float64)
+        self._val = np.empty(capacity, dtype=np.float64)
+        self._q = np.empty(capacity, dtype=np.uint8)
+        self._start = 0  # index of the oldest sample
+        self.size = 0
+        self.refused = 0
+        self.version = 0  # bumped on every change, for cheap "did anything change" checks
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the arrays hold."""
+        return self._ts.nbytes + self._val.nbytes + self._q.nbytes
+
+    def last_ts(self) -> float | None:
+        """The time of the newest sample, or None when empty."""
+        if not self.size:
+            return None
+        return float(self._ts[(self._start + self.size - 1) % self.capacity])
+
+    def first_ts(self) -> float | None:
+        """The time of the oldest sample kept, or None when empty."""
+        return float(self._ts[self._start]) if self.size else None
+
+    def extend(self, ts: Sequence[float], values: Sequence[float], quality: Sequence[int]) -> int:
+        """Append samples (oldest first); returns how many were kept."""
+        ts_a = np.asarray(ts, dtype=np.float64)
+        val_a = np.asarray(values, dtype=np.float64)
+        q_a = np.asarray(quality, dtype=np.uint8)
+        if ts_a.size == 0:
+            return 0
+        # Keep only the samples that continue the time order (a backfill goes to the historian only).
+        last = self.last_ts()
+        running = np.maximum.accumulate(ts_a)
+        ok = ts_a >= running  # not older than an earlier sample of the same batch
+        if last is not None:
+            ok &= ts_a >= last
+        if not ok.all():
+            self.refused += int((~ok).sum())
+            ts_a, val_a, q_a = ts_a[ok], val_a[ok], q_a[ok]
+        n = ts_a.size
+        if n == 0:
+            return 0
+        cap = self.capacity
+        if n >= cap:  # only the newest ``cap`` samples survive
+            ts_a, val_a, q_a = ts_a[-cap:], val_a[-cap:], q_a[-cap:]
+            self._ts[:], self._val[:], self._q[:] = ts_a, val_a, q_a
+            self._start, self.size = 0, cap
+            self.version += 1
+            return n
+        end = (self._start + self.size) % cap
+        first = min(n, cap - end)
+        for dst, src in ((self._ts, ts_a), (self._val, val_a), (self._q, q_a)):
+            dst[end : end + first] = src[:first]
+            dst[: n - first] = src[first:]
+        overflow = self.size + n - cap
+        if overflow > 0:
+            self._start = (self._start + overflow) % cap
+            self.size = cap
+        else:
+            self.size += n
+        self.version += 1
+        return n
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All kept samples as (ts, value, quality), oldest first (views when not wrapped, else copies)."""
+        s, n, cap = self._start, self.size, self.capacity
+        if s + n <= cap:
+            return self._ts[s : s + n], self._val[s : s + n], self._q[s : s + n]
+        tail = s + n - cap
+        return tuple(np.concatenate((a[s:], a[:tail])) for a in (self._ts, self._val, self._q))  # type: ignore[return-value]
+
+    def window(self, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The samples with t0 <= ts <= t1 as (ts, value, quality); value NaN for Bad samples."""
+        ts, val, q = self.arrays()
+        i0 = int(np.searchsorted(ts, t0, side="left"))
+        i1 = int(np.searchsorted(ts, t1, side="right"))
+        return ts[i0:i1], val[i0:i1], q[i0:i1]
+
+    def value_at(self, t: float, max_age: float = math.inf) -> float | None:
+        """The value of the newest sample at or before t, if not older than max_age; None for Bad or none."""
+        ts, val, _ = self.arrays()
+        i = int(np.searchsorted(ts, t, side="right")) - 1
+        if i < 0 or t - ts[i] > max_age:
+            return None
+        v = float(val[i])
+        return None if math.isnan(v) else v
+
+
+class TrendBuffers:
+    """One TagRing per tag, fed as a tag bus consumer (``bus.subscribe(buffers)``).
+
+    With ``tags`` given only those are kept; otherwise every tag seen, up to ``max_tags``
+    (further tags are ignored and counted in ``ignored``), so memory stays bounded.
+    """
+
+    def __init__(
+        self,
+        capacity: int = DEFAULT_CAPACITY,
+        tags: Iterable[str] | None = None,
+        max_tags: int = DEFAULT_MAX_TAGS,
+    ) -> None:
+        self.capacity = capacity
+        self.max_tags = max_tags
+        self._only = set(tags) if tags is not None else None
+        self._rings: dict[str, TagRing] = {}
+        self.ignored = 0
+
+    def __call__(self, batch: Sequence[TagValue]) -> None:
+        """Append a batch from the bus (the consumer interface)."""
+        grouped: dict[str, tuple[list[float], list[float], list[int]]] = {}
+        for tv in batch:
+            g = grouped.get(tv.tag)
+            if g is None:
+                g = grouped[tv.tag] = ([], [], [])
+            g[0].append(tv.source_ts)
+            bad = tv.value is None or tv.quality is Quality.BAD
+            g[1].append(math.nan if bad else tv.value)  # type: ignore[arg-type]
+            g[2].append(int(Quality.BAD) if bad else int(tv.quality))
+        for tag, (ts, val, q) in grouped.items():
+            ring = self._ring_for(tag)
+            if ring is not None:
+                ring.extend(ts, val, q)
+
+    def _ring_for(self, tag: str) -> TagRing | None:
+        ring = self._rings.get(tag)
+        if ring is not None:
+            return ring
+        if (self._only is not None and tag not in self._only) or len(self._rings) >= self.max_tags:
+            self.ignored += 1
+            return None
+        ring = self._rings[tag] = TagRing(self.capacity)
+        return ring
+
+    def ring(self, tag: str) -> TagRing | None:
+        """The ring of a tag, or None when nothing of it was kept."""
+        return self._rings.get(tag)
+
+    def tags(self) -> list[str]:
+        """The tags that have a ring."""
+        return list(self._rings)
+
+    def version(self, tag: str) -> int:
+        """A number that changes whenever the tag's ring changes (0 when there is none)."""
+        ring = self._rings.get(tag)
+        return ring.version if ring is not None else 0
+
+    def first_ts(self, tag: str) -> float | None:
+        """The oldest time kept for a tag: older than this, a trend needs the historian."""
+        ring = self._rings.get(tag)
+        return ring.first_ts() if ring is not None else None
+
+    def window(self, tag: str, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
+        """A tag's samples in [t0, t1] as (ts, value) arrays, value NaN for Bad; empty arrays for none."""
+        ring = self._rings.get(tag)
+        if ring is None:
+            return np.empty(0), np.empty(0)
+        ts, val, _ = ring.window(t0, t1)
+        return ts, val
+
+    def window_with_quality(self, tag: str, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Like window, with the quality of each sample (Quality values as uint8)."""
+        ring = self._rings.get(tag)
+        if ring is None:
+            return np.empty(0), np.empty(0), np.empty(0, dtype=np.uint8)
+        return ring.window(t0, t1)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by all rings."""
+        return sum(r.nbytes for r in self._rings.values())
