@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_plc", "tests.fixtures_pg"]
+pytest_plugins = ["tests.fixtures_plc", "tests.fixtures_pg", "tests.fixtures_qt"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,179 @@
+"""The main window: menus, toolbar, status bar and one dock per registered pane, with a saved layout."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QToolBar, QWidget
+
+from hmi.ui import layout, theme
+from hmi.ui.context import AppContext
+from hmi.ui.pane_registry import PaneSpec, registered_panes
+from hmi.ui.status_bar import StatusBar
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "Control room HMI"
+BIG_SHARE = 0.62  # the first pane (the overview) gets this share of the window by default
+
+
+class MainWindow(QMainWindow):
+    """Docks the panes, restores this workstation's layout, and saves it when closed."""
+
+    closed = Signal()
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        panes: Sequence[PaneSpec] | None = None,
+        settings: QSettings | None = None,
+        title_suffix: str = "",
+    ) -> None:
+        super().__init__()
+        self.setObjectName("hmi_main_window")
+        self.setWindowTitle(APP_TITLE + (f" — {title_suffix}" if title_suffix else ""))
+        self.ctx = ctx
+        self.specs = list(registered_panes() if panes is None else panes)
+        self.settings = settings if settings is not None else layout.workstation_settings()
+        self.setDockNestingEnabled(True)
+        self.setDockOptions(QMainWindow.DockOption.AllowNestedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        # Docks fill the window; the central widget is an empty placeholder Qt requires.
+        placeholder = QWidget(self)
+        placeholder.setObjectName("hmi_central_placeholder")
+        placeholder.setMaximumSize(0, 0)
+        self.setCentralWidget(placeholder)
+        self.docks: dict[str, QDockWidget] = {spec.object_name: self._make_dock(spec) for spec in self.specs}
+        self.status = StatusBar(ctx, self)
+        self.setStatusBar(self.status)
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self.resize(1600, 900)
+        self.reset_layout()
+        self.layout_restored = layout.restore_layout(self, self.settings)
+        if not self.layout_restored:
+            self.reset_layout()
+
+    # --- docks -------------------------------------------------------------------------------------
+
+    def _make_dock(self, spec: PaneSpec) -> QDockWidget:
+        dock = QDockWidget(spec.title, self)
+        dock.setObjectName(spec.object_name)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        widget = spec.create(self.ctx)
+        dock.setWidget(widget)
+        return dock
+
+    def reset_layout(self) -> None:
+        """Put every dock back where its PaneSpec says, visible and docked; the first pane gets most room."""
+        for spec in self.specs:
+            dock = self.docks[spec.object_name]
+            dock.setFloating(False)
+            self.addDockWidget(spec.area, dock)
+            dock.show()
+        for spec in self.specs:
+            if spec.tab_with and spec.tab_with in self.docks:
+                self.tabifyDockWidget(self.docks[spec.tab_with], self.docks[spec.object_name])
+        self._size_default()
+
+    def _size_default(self) -> None:
+        if len(self.specs) < 2:
+            return
+        big = self.specs[0]
+        for spec in self.specs[1:]:
+            if spec.tab_with or spec.area == big.area:
+                continue
+            sides = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea)
+            horizontal = spec.area in sides or big.area in sides
+            orientation = Qt.Orientation.Horizontal if horizontal else Qt.Orientation.Vertical
+            extent = self.width() if horizontal else self.height()
+            self.resizeDocks(
+                [self.docks[big.object_name], self.docks[spec.object_name]],
+                [int(extent * BIG_SHARE), int(extent * (1 - BIG_SHARE))],
+                orientation,
+            )
+
+    def on_reset_layout(self) -> None:
+        """Menu action: the default layout, and forget the saved one."""
+        layout.clear_layout(self.settings)
+        self.reset_layout()
+
+    # --- actions, menus, toolbar -------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        self.act_quit = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.close)
+        self.act_quit.setObjectName("act_quit")
+        self.act_reset = QAction("&Reset layout", self, triggered=self.on_reset_layout)
+        self.act_reset.setObjectName("act_reset_layout")
+        self.act_full = QAction("&Full screen", self, shortcut=QKeySequence("F11"), checkable=True)
+        self.act_full.setObjectName("act_full_screen")
+        self.act_full.toggled.connect(self.set_full_screen)
+        self.act_night = QAction("&Night theme", self, checkable=True)
+        self.act_night.setObjectName("act_night_theme")
+        self.act_night.setChecked(theme.current() is theme.NIGHT)
+        self.act_night.toggled.connect(self.set_night)
+        self.act_about = QAction("&About", self, triggered=self.about)
+        self.act_about.setObjectName("act_about")
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.act_quit)
+        self.view_menu = bar.addMenu("&View")
+        self.view_menu.setObjectName("menu_view")
+        for spec in self.specs:
+            self.view_menu.addAction(self.docks[spec.object_name].toggleViewAction())
+        self.view_menu.addSeparator()
+        for action in (self.act_reset, self.act_full, self.act_night):
+            self.view_menu.addAction(action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_about)
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Main toolbar", self)
+        bar.setObjectName("hmi_toolbar")  # saveState needs it
+        bar.setMovable(False)
+        for spec in self.specs:
+            bar.addAction(self.docks[spec.object_name].toggleViewAction())
+        bar.addSeparator()
+        for action in (self.act_reset, self.act_full, self.act_night):
+            bar.addAction(action)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+    def set_full_screen(self, on: bool) -> None:
+        """Full screen for wall displays (F11 toggles)."""
+        if on and not self.isFullScreen():
+            self.showFullScreen()
+        elif not on and self.isFullScreen():
+            self.showNormal()
+        if self.act_full.isChecked() != on:
+            self.act_full.setChecked(on)
+
+    def set_night(self, on: bool) -> None:
+        """Switch between the day and the night theme."""
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.apply(app, "night" if on else "day")
+
+    def about(self) -> None:
+        """Help > About."""
+        QMessageBox.about(self, APP_TITLE, f"{APP_TITLE}\n{len(self.ctx.plant.twins)} twins, "
+                          f"{len(self.ctx.plant.tags)} tags")
+
+    # --- closing -----------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        """Save the layout, then tell the application the window is gone."""
+        try:
+            layout.save_layout(self, self.settings)
+        except Exception:  # a layout that cannot be saved must not keep the window open
+            log.exception("could not save the window layout")
+        super().closeEvent(event)
+        self.closed.emit()

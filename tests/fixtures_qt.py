@@ -1,0 +1,26 @@
+"""Qt fixtures for end-to-end tests: a qasync loop over pytest-qt's QApplication."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture
+def qasync_loop(qapp) -> Iterator[asyncio.AbstractEventLoop]:
+    """A qasync QEventLoop on the test's QApplication, set as the current loop and closed at teardown.
+
+    pytest-qt does not drive a qasync loop by itself: run coroutines with ``loop.run_until_complete``.
+    """
+    import qasync
+
+    qapp.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
