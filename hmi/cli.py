@@ -7,11 +7,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hmi.commands import collect, db, demo, history
+from hmi.commands import collect, db, demo, gui, history
 from hmi.commands.errors import CommandError
 from hmi.config import ConfigError
 
-COMMAND_MODULES = (collect, demo, db, history)
+COMMAND_MODULES = (gui, demo, collect, db, history)
 
 # Exceptions that are a user's mistake or a missing peer: one line, no traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (CommandError, ConfigError)
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--db", metavar="URL", help="database URL; overrides the config's [database] url")
     common.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     parser = argparse.ArgumentParser(prog="hmi", description="Control-room HMI for process plants.", parents=[common])
+    gui.add_gui_options(parser)  # `hmi` alone opens the window and takes the window's options
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub, common)
@@ -65,9 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(join_dash_values(sys.argv[1:] if argv is None else argv))
-    if args.command is None:
-        parser.print_help()
-        return 2
+    if args.command is None:  # `hmi` alone: the window
+        args.command, args.handler = "gui", gui.run
     setup_logging(args.verbose)
     try:
         return int(args.handler(args) or 0)

@@ -1,28 +1,113 @@
-"""`hmi demo`: the product on its embedded plant — plc_sim in its own process and an SQLite historian."""
+"""`hmi demo`: the window on the embedded plant — plc_sim in its own process and an SQLite historian."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import subprocess
+import sys
+import threading
+from types import FrameType
 
-from hmi.commands.collect import collect
-from hmi.config import parse_config
+from hmi.commands.errors import CommandError
+from hmi.commands.gui import add_gui_options, check_gui_options, prepare_qt
+from hmi.config import PlantConfig, parse_config
 from hmi.paths import data_dir
 from hmi.sim_process import SimProcess
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGINT arrived before the window was up."""
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add `demo` to the parser."""
-    p = sub.add_parser("demo", parents=[common], help="run on the embedded simulated plant, nothing to configure")
-    p.add_argument("--run-for", type=float, metavar="SECONDS", help="stop after this many seconds")
+    p = sub.add_parser("demo", parents=[common], help="the window on the embedded simulated plant, nothing to configure")
+    add_gui_options(p)
     p.add_argument("--speed", type=float, default=60.0, help="simulated process time per wall second (default 60)")
-    p.add_argument("--status-interval", type=float, default=5.0, metavar="SECONDS")
+    p.add_argument("--rate", type=float, default=2.0, help="plant tag updates per second (default 2)")
     p.set_defaults(handler=run)
 
 
+class _Starter(threading.Thread):
+    """Starts the simulator on a thread: the window opens meanwhile and connects once it serves."""
+
+    def __init__(self, sim: SimProcess) -> None:
+        super().__init__(name="plc-sim-start", daemon=True)
+        self.sim = sim
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            self.sim.start()
+        except Exception as exc:  # reported on the main thread by wait()
+            self.error = exc
+
+    def wait(self) -> None:
+        """Block until the simulator serves; CommandError if it did not start."""
+        self.join()
+        if self.error is not None:
+            raise CommandError(f"the simulated plant did not start: {self.error}")
+
+
+def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def _print_config(sim: SimProcess) -> subprocess.Popen[str]:
+    """Ask plc_sim for the config that connects to it (its own process, while the server starts)."""
+    cmd = [sys.executable, "-m", "plc_sim", "--port", str(sim.port), *sim.options, "--print-config"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def demo_trends(config: PlantConfig, count: int = 3) -> list[str]:
+    """The tags the demo opens in the trends pane: the first measurements of the first twin."""
+    from hmi.domain.plant import TagKind
+
+    twin = config.plant().twins[0]
+    return [t.tag_id for t in twin.tags if t.kind is TagKind.ANALOG][:count]
+
+
 def run(args: argparse.Namespace) -> int:
-    """Start the simulated plant, collect from it, and stop it again on exit."""
+    """Start the simulated plant, open the window on it, and always stop the simulator again."""
+    check_gui_options(args)
+    prepare_qt(args)
     url = args.db or f"sqlite:///{data_dir() / 'demo.sqlite'}"
-    with SimProcess(options=["--speed", str(args.speed), "--ground-truth", str(data_dir() / "ground-truth")]) as sim:
-        config = parse_config(sim.config_text, "plc-sim --print-config")
-        print(f"demo: simulated plant at {sim.url}; history in {url}", flush=True)
-        return collect(config, url, args.run_for, args.status_interval)
+    sim = SimProcess(options=[
+        "--speed", str(args.speed), "--rate", str(args.rate), "--ground-truth", str(data_dir() / "ground-truth"),
+    ])
+    # Qt aborts the process (no finally runs) when its platform plugin cannot load: find out before
+    # there is a simulator to leave behind.
+    from hmi.app import qapplication, run_gui
+
+    qapplication()
+    # Until the window installs its own handlers (which close it), a signal aborts the start-up.
+    old = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    printer = _print_config(sim)
+    starter = _Starter(sim)
+    try:
+        # The config and the server take a second or two each: both at once, while the window is built.
+        sim.config_text = " "  # the printer above provides it; SimProcess.start must not start a second one
+        starter.start()
+        out, err = printer.communicate(timeout=30)
+        if printer.returncode != 0:
+            raise CommandError(f"plc-sim --print-config failed: {err.strip()}")
+        sim.config_text = out
+        config = parse_config(out, "plc-sim --print-config")
+        print(f"hmi demo: simulated plant at {sim.url}; history in {url}", file=sys.stderr, flush=True)
+        return run_gui(config, url, screenshot=args.screenshot, run_for=args.run_for, title_suffix="demo",
+                       before_start=starter.wait, initial_trends=demo_trends(config))
+    except Stopped as exc:
+        print(f"hmi demo: stopped by {exc} during start-up", file=sys.stderr, flush=True)
+        return 130
+    finally:
+        # The simulator goes whatever happened; a signal now must not interrupt stopping it.
+        for sig in old:
+            signal.signal(sig, signal.SIG_IGN)
+        if printer.poll() is None:
+            printer.kill()
+            printer.wait()
+        starter.join()
+        sim.stop()
+        for sig, previous in old.items():
+            signal.signal(sig, previous)

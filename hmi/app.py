@@ -1,0 +1,193 @@
+"""Composition root of the GUI: builds the runtime, the context and the window on a qasync loop, shuts down in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from hmi.config import PlantConfig
+from hmi.runtime import Runtime
+from hmi.store.migrate import upgrade
+from hmi.ui import theme
+from hmi.ui.context import AppContext
+from hmi.ui.main_window import MainWindow
+from hmi.ui.pane_registry import PaneSpec, registered_panes
+from hmi.ui.panes import load_panes
+
+log = logging.getLogger(__name__)
+
+_IMPORTED = time.monotonic()
+
+
+def process_age() -> float:
+    """Seconds since this process was launched (Linux: from /proc; elsewhere: since this module was imported)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - _IMPORTED
+
+
+def qapplication() -> QApplication:
+    """The QApplication, created once, named for QSettings."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("hmi")
+    app.setOrganizationName("hmi")
+    # The loop ends when run_gui's coroutine ends, after the orderly shutdown, not when the window goes.
+    app.setQuitOnLastWindowClosed(False)
+    return app
+
+
+def run_gui(
+    config: PlantConfig,
+    db_url: str | None,
+    *,
+    screenshot: Path | str | None = None,
+    run_for: float | None = None,
+    title_suffix: str = "",
+    panes: Sequence[PaneSpec] | None = None,
+    on_window: Callable[[MainWindow], None] | None = None,
+    before_start: Callable[[], None] | None = None,
+    initial_trends: Sequence[str] = (),
+) -> int:
+    """Open the main window on a plant and run until it is closed (or ``run_for`` elapses); the exit code.
+
+    ``before_start`` (blocking, run in an executor while the window is already up) is waited for before
+    the links connect: the demo waits there for its simulator. ``initial_trends`` are tag ids shown
+    in the trends pane once the links are started.
+    """
+    import qasync
+
+    url = db_url or config.database_url
+    app = qapplication()
+    theme.apply(app, "day")
+    upgrade(url)  # before the loop runs: the schema must exist before the writer starts
+    if panes is None:
+        load_panes()
+        panes = registered_panes()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        with loop:
+            return loop.run_until_complete(
+                _run(config, url, list(panes), screenshot, run_for, title_suffix, on_window, before_start, list(initial_trends))
+            )
+    finally:
+        asyncio.set_event_loop(None)
+
+
+async def _run(
+    config: PlantConfig,
+    url: str,
+    panes: list[PaneSpec],
+    screenshot: Path | str | None,
+    run_for: float | None,
+    title_suffix: str,
+    on_window: Callable[[MainWindow], None] | None,
+    before_start: Callable[[], None] | None,
+    initial_trends: list[str],
+) -> int:
+    runtime = Runtime(config, url)
+    ctx = AppContext(
+        runtime.plant, runtime.bus, url,
+        links=lambda: tuple(s.status for s in runtime.sources),
+        historian=runtime.writer.stats,
+    )
+    window = MainWindow(ctx, panes, title_suffix=title_suffix)
+    closed = asyncio.Event()
+    window.closed.connect(closed.set)
+    result = {"code": 0}
+    restore_signals = _close_on_signals(window)
+    _report_first_value(ctx, window)
+    started = False
+    try:
+        window.show()
+        if on_window is not None:
+            on_window(window)
+        ctx.start()
+        if run_for is not None:
+            QTimer.singleShot(int(run_for * 1000), lambda: _finish(window, screenshot, result))
+        if before_start is not None and not await _unless_closed(closed, before_start):
+            return result["code"]
+        await runtime.start()
+        started = True
+        if initial_trends:
+            ctx.open_trends.emit(initial_trends)
+        await closed.wait()
+    finally:
+        restore_signals()
+        ctx.stop()
+        if started:
+            await runtime.stop()
+            log.info("stopped; %s", runtime.status().line())
+        window.close()
+    return result["code"]
+
+
+async def _unless_closed(closed: asyncio.Event, blocking: Callable[[], None]) -> bool:
+    """Run a blocking call in an executor; False when the window was closed first (the call runs on)."""
+    work = asyncio.get_running_loop().run_in_executor(None, blocking)
+    closing = asyncio.ensure_future(closed.wait())
+    await asyncio.wait({work, closing}, return_when=asyncio.FIRST_COMPLETED)
+    closing.cancel()
+    if work.done():
+        work.result()  # raises what the call raised
+        return True
+    return False
+
+
+def _finish(window: MainWindow, screenshot: Path | str | None, result: dict[str, int]) -> None:
+    """run_for elapsed: save the screenshot (if asked) and close the window."""
+    if screenshot is not None:
+        path = Path(screenshot)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if window.grab().save(str(path)):
+            print(f"hmi: screenshot saved to {path}", file=sys.stderr, flush=True)
+        else:
+            print(f"hmi: could not save the screenshot to {path}", file=sys.stderr, flush=True)
+            result["code"] = 1
+    window.close()
+
+
+def _report_first_value(ctx: AppContext, window: MainWindow) -> None:
+    """Print once when the first tick with data has been painted (connected after the panes: they go first)."""
+
+    def on_tick(changed: set[str]) -> None:
+        if not changed:
+            return
+        ctx.tick.disconnect(on_tick)
+        window.repaint()  # paint now, so the figure includes the panes' drawing of the value
+        print(f"hmi: first live value on screen after {process_age():.2f} s", file=sys.stderr, flush=True)
+
+    ctx.tick.connect(on_tick)
+
+
+def _close_on_signals(window: MainWindow) -> Callable[[], None]:
+    """SIGTERM and SIGINT close the window (and so shut down in order); returns what restores the old handlers."""
+    # Python runs the handler at its next bytecode: the 200 ms refresh timer guarantees there is one.
+    def handler(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: closing the window", signum)
+        QTimer.singleShot(0, window.close)
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+    return restore
