@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo demo-xvfb test lint bench venv clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/hmi demo
+
+# The demo in a real X11 window on a virtual display (needs xvfb; see .ci/run for the packages).
+demo-xvfb: $(STAMP)
+	QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1600x900x24" $(BIN)/hmi demo --screenshot demo-xvfb.png --run-for 15
+	@echo "screenshot: demo-xvfb.png"
 
 lint: $(STAMP)
 	$(BIN)/lint-imports
