@@ -283,7 +283,7 @@ class TrendsPane(QWidget):
             line.setPen(pg.mkPen(None))
         band.setZValue(-10)
         self.plot.addItem(band)
-        self.plot.addItem(curve)
+        self.plot.add_curve(curve)
         self._pens[spec.tag_id] = Pen(spec, index, curve, band)
 
     def _remove_pen_items(self, pen: Pen) -> None:
