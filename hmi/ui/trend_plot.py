@@ -31,7 +31,7 @@ _PEN_STYLES = (
     Qt.PenStyle.SolidLine, Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine,
     Qt.PenStyle.SolidLine, Qt.PenStyle.DashDotLine, Qt.PenStyle.DotLine,
 )
-BAND_ALPHA = 38  # of 255: the normal band is a faint shade behind the lines
+BAND_ALPHA = 24  # of 255: the normal band is a faint shade behind the lines
 
 
 def _palette():  # noqa: ANN202 - theme.Palette or None
@@ -102,6 +102,18 @@ def insert_gaps(x: np.ndarray, y: np.ndarray, max_dt: float) -> tuple[np.ndarray
         return x, y
     xs = np.insert(x, idx + 1, x[idx] + max_dt / 2)
     ys = np.insert(y, idx + 1, np.nan)
+    return xs, ys
+
+
+def to_steps(x: np.ndarray, y: np.ndarray, until: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A held signal (on/off, setpoint) as steps: each value holds until the next; the last until ``until``."""
+    if x.size == 0:
+        return x, y
+    xs = np.repeat(x, 2)[1:]
+    ys = np.repeat(y, 2)[:-1]
+    if until is not None and until > x[-1] and np.isfinite(y[-1]):
+        xs = np.append(xs, until)
+        ys = np.append(ys, y[-1])
     return xs, ys
 
 

@@ -61,6 +61,7 @@ from hmi.ui.trend_plot import (
     make_curve,
     pen_for,
     set_curve_data,
+    to_steps,
 )
 from hmi.ui.trend_tag_tree import TagTree
 
@@ -386,6 +387,9 @@ class TrendsPane(QWidget):
     def _on_follow_timer(self) -> None:
         if self._follow and self.isVisible():
             self._apply_follow()
+            if any(p.spec.kind is not TagKind.ANALOG for p in self._pens.values()):
+                self._dirty = True  # a held line (setpoint, on/off) grows to "now"
+                self._frame.start()
 
     # ----- coalesced redraw -----
 
@@ -408,8 +412,10 @@ class TrendsPane(QWidget):
     def redraw(self) -> None:
         """Give every changed pen its curve (history merged with the live buffer), bands and cursor label."""
         percent = self.percent_mode()
+        seen: set[tuple[float, float]] = set()
         for pen in self._pens.values():
-            key = (self.buffers.version(pen.spec.tag_id), id(pen.hist), percent)
+            held_until = int(self.clock()) if pen.spec.kind is not TagKind.ANALOG else 0  # held lines reach "now"
+            key = (self.buffers.version(pen.spec.tag_id), id(pen.hist), percent, held_until)
             if key != pen.drawn_key:
                 x, y = self.curve_xy(pen.spec.tag_id)
                 if percent:
@@ -420,6 +426,9 @@ class TrendsPane(QWidget):
             if percent:
                 lo, hi = (float(v) for v in self._to_percent(pen.spec, np.array([lo, hi])))
             pen.band.setRegion((lo, hi))
+            # Pens with the same band share one shade (overlaid shades would darken the plot).
+            pen.band.setVisible((lo, hi) not in seen)
+            seen.add((lo, hi))
         self._update_cursor_label()
         self._dirty = False
         self.redraws += 1
@@ -439,7 +448,13 @@ class TrendsPane(QWidget):
             keep = int(np.searchsorted(hx, first_live, side="left"))
             hx, hy = hx[:keep], hy[:keep]
         lx, ly = self.buffers.window(tag, -math.inf, math.inf)
-        lx, ly = insert_gaps(lx, ly, gap)
+        held = pen.spec.kind is not TagKind.ANALOG
+        if held:  # on/off and setpoints are sent on change: hold each value until the next, and to now
+            lx, ly = to_steps(lx, ly, until=self.clock())
+            if hx.size:
+                hx, hy = to_steps(hx, hy)
+        else:
+            lx, ly = insert_gaps(lx, ly, gap)
         if not hx.size:
             return lx, ly
         if not lx.size:
