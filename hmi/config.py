@@ -51,7 +51,7 @@ class EndpointConfig(_Strict):
 
     name: Annotated[str, Field(pattern=IDENT)]
     url: Annotated[str, Field(pattern=r"^opc\.tcp://")]
-    publishing_interval_ms: Annotated[int, Field(ge=10, le=60_000)] = 250
+    publishing_interval_ms: Annotated[int, Field(ge=10, le=60_000)] = 100
     timeout_s: Annotated[float, Field(gt=0, le=120)] = 4.0
     security_policy: Literal["None", "Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss"] = "None"
     security_mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"

@@ -62,7 +62,7 @@ def simulated_plant(
     endpoint = EndpointConfig(
         name=endpoint_name,
         url=url,
-        publishing_interval_ms=first.publishing_interval_ms if first else 250,
+        publishing_interval_ms=first.publishing_interval_ms if first else 100,
         timeout_s=first.timeout_s if first else 4.0,
         **(security or {}),
     )

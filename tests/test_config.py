@@ -62,6 +62,6 @@ def test_a_missing_file_says_so(tmp_path):
 
 
 def test_security_needs_certificates_and_a_trust_list():
-    text = PLANT.replace('publishing_interval_ms = 250', 'publishing_interval_ms = 250\nsecurity_policy = "Basic256Sha256"\nsecurity_mode = "SignAndEncrypt"')
+    text = PLANT.replace('publishing_interval_ms = 100', 'publishing_interval_ms = 250\nsecurity_policy = "Basic256Sha256"\nsecurity_mode = "SignAndEncrypt"')
     with pytest.raises(ConfigError, match="also needs certificate, private_key, trust_dir"):
         parse_config(text, "plant.toml")

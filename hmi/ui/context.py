@@ -12,7 +12,7 @@ from hmi.domain.tags import TagValue
 from hmi.io.link import LinkStatus
 from hmi.store.writer import WriterStats
 
-REFRESH_MS = 200
+REFRESH_MS = 100
 
 
 class AppContext(QObject):
