@@ -381,7 +381,9 @@ class TrendsPane(QWidget):
             self.live_button.setChecked(False)
 
     def _on_x_range(self, *_args) -> None:  # noqa: ANN002
-        self._debounce.start(DEBOUNCE_MS)
+        # Following slides the range every refresh: restarting the debounce then would starve history.
+        if not (self._follow and self._debounce.isActive()):
+            self._debounce.start(DEBOUNCE_MS)
         self._update_cursor_label()
 
     def _on_follow_timer(self) -> None:
