@@ -1,19 +1,24 @@
 """The running plant connection: tag bus, historian writer and one OPC UA source per endpoint.
 
-The headless collector and the GUI build the same Runtime; only what watches it differs.
+The headless collector and the GUI build the same Runtime; only what watches it differs. The
+sources run on their own acquisition thread; each batch reaches the bus (and through it the
+historian, the trends and the screen) in the thread of the loop that started the runtime.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hmi.config import PlantConfig
 from hmi.domain.plant import Plant
 from hmi.domain.tag_bus import TagBus
-from hmi.domain.tags import Quality
+from hmi.domain.tags import Quality, TagValue
+from hmi.io.acquisition_loop import AcquisitionLoop
 from hmi.io.link import LinkStatus
 from hmi.io.opcua import OpcUaSource
 from hmi.store.writer import HistorianWriter, WriterStats
@@ -55,28 +60,38 @@ class Runtime:
         self.writer = HistorianWriter.from_config(self.database_url, config.historian)
         self.bus.subscribe(self.writer.consume)
         self.sources = [
-            OpcUaSource(ep, [t for t in self.plant.tags if t.endpoint == ep.name], self.bus.publish)
+            OpcUaSource(ep, [t for t in self.plant.tags if t.endpoint == ep.name], self._hand_over)
             for ep in config.endpoints
         ]
-        self._tasks: list[asyncio.Task] = []
+        self._acquisition = AcquisitionLoop()
+        self._main_loop: asyncio.AbstractEventLoop | None = None
+        self._runs: list[concurrent.futures.Future[None]] = []
         self._rate_mark = (time.monotonic(), 0)
 
+    def _hand_over(self, batch: Sequence[TagValue]) -> None:
+        """Called on the acquisition thread: publish the batch on the bus, in the main loop's thread."""
+        assert self._main_loop is not None
+        self._main_loop.call_soon_threadsafe(self.bus.publish, batch)
+
     async def start(self) -> None:
-        """Start the historian writer and connect every source (in the background)."""
+        """Start the historian writer, and connect every source on the acquisition thread."""
+        self._main_loop = asyncio.get_running_loop()
         self.writer.start()
-        for source in self.sources:
-            self._tasks.append(asyncio.create_task(source.run(), name=f"source-{source.endpoint.name}"))
+        self._acquisition.start()
+        self._runs = [self._acquisition.submit(source.run()) for source in self.sources]
 
     async def stop(self) -> None:
         """Disconnect the sources, then flush and close the historian (in an executor)."""
-        for source in self.sources:
-            await source.stop()
-        if self._tasks:
-            done, pending = await asyncio.wait(self._tasks, timeout=5)
-            for task in pending:
-                task.cancel()
-        self._tasks.clear()
-        await asyncio.get_running_loop().run_in_executor(None, self.writer.stop, 30.0)
+        loop = asyncio.get_running_loop()
+        stops = [asyncio.wrap_future(self._acquisition.submit(source.stop())) for source in self.sources]
+        if stops:
+            await asyncio.gather(*stops, return_exceptions=True)
+        if self._runs:
+            await asyncio.wait([asyncio.wrap_future(f) for f in self._runs], timeout=5)
+        self._runs.clear()
+        await loop.run_in_executor(None, self._acquisition.stop, 5.0)
+        await asyncio.sleep(0)  # let the last batches handed over reach the bus and the writer
+        await loop.run_in_executor(None, self.writer.stop, 30.0)
 
     def status(self) -> RuntimeStatus:
         """A snapshot for the status line; the sample rate is measured since the previous call."""
