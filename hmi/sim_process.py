@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +14,15 @@ from collections.abc import Sequence
 from typing import IO
 
 READY_TIMEOUT_S = 30.0
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, get SIGTERM when the HMI dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -33,32 +43,53 @@ class SimProcess:
         self.config_text = ""
         self.startup_s = 0.0
         self.output: deque[str] = deque(maxlen=200)  # the simulator's last lines, for error messages
+        self._printer: subprocess.Popen[str] | None = None
+        self._t0 = 0.0
 
     def _command(self, *extra: str) -> list[str]:
         return [sys.executable, "-m", "plc_sim", "--port", str(self.port), *self.options, *extra]
 
-    def start(self, timeout: float = READY_TIMEOUT_S) -> SimProcess:
-        """Start the simulator and wait until it serves; RuntimeError with its stderr if it does not."""
-        # Print the config while the server starts: each costs about a second of imports.
-        printer = None
+    def launch(self) -> None:
+        """Start the server and, at the same time, the run that prints its config; returns at once.
+
+        Call it from a thread that lives as long as the simulator should (the main thread): Linux
+        signals the child when the thread that started it ends.
+        """
+        # The config and the server take about a second of imports each: both at once.
+        self._printer = None
         if not self.config_text:
-            printer = subprocess.Popen(self._command("--print-config"), stdout=subprocess.PIPE,
-                                       stderr=subprocess.PIPE, text=True)
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen(self._command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            self._wait_ready(t0 + timeout)
-        finally:
-            if printer is not None:
-                out, err = printer.communicate(timeout=timeout)
-                if printer.returncode != 0:
-                    self.stop()
-                    raise RuntimeError(f"plc-sim --print-config failed: {err.strip()}")
-                self.config_text = out
-        self.startup_s = time.monotonic() - t0
+            self._printer = subprocess.Popen(self._command("--print-config"), stdout=subprocess.PIPE,
+                                             stderr=subprocess.PIPE, text=True)
+        self._t0 = time.monotonic()
+        self.proc = subprocess.Popen(self._command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=_die_with_parent)
+
+    def config(self, timeout: float = READY_TIMEOUT_S) -> str:
+        """The config that connects to this simulator (waits for --print-config); RuntimeError if it failed."""
+        if self._printer is not None:
+            out, err = self._printer.communicate(timeout=timeout)
+            if self._printer.returncode != 0:
+                self.stop()
+                raise RuntimeError(f"plc-sim --print-config failed: {err.strip()}")
+            self.config_text, self._printer = out, None
+        return self.config_text
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Block until the server serves; RuntimeError with its stderr if it does not."""
+        self._wait_ready(time.monotonic() + timeout)
+        self.startup_s = time.monotonic() - self._t0
         # Keep reading both pipes: a full pipe would block the simulator on its next log line.
+        assert self.proc is not None
         for pipe in (self.proc.stdout, self.proc.stderr):
             threading.Thread(target=self._drain, args=(pipe,), daemon=True).start()
+
+    def start(self, timeout: float = READY_TIMEOUT_S) -> SimProcess:
+        """Start the simulator, wait until it serves and has printed its config."""
+        self.launch()
+        try:
+            self.wait_ready(timeout)
+        finally:
+            self.config(timeout)
         return self
 
     def _drain(self, pipe: IO[str] | None) -> None:

@@ -119,6 +119,30 @@ def test_sigterm_closes_the_demo_and_stops_the_simulator():
     assert_nothing_left(demo)
 
 
+@pytest.mark.slow
+def test_a_killed_demo_takes_its_simulator_with_it():
+    needs_real_panes()
+    demo = Demo("--offscreen")
+    demo.wait_for("first live value on screen", 60)
+    demo.proc.kill()  # SIGKILL: no handler, no finally runs in the HMI
+    demo.finish(30)
+    port = demo.sim_port()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (not port_is_free(port) or living(sim_processes(port))):
+        time.sleep(0.1)
+    assert port_is_free(port) and not living(sim_processes(port)), "plc_sim outlived a SIGKILLed hmi demo"
+
+
+def living(processes: list[str]) -> list[str]:
+    """The pgrep lines of processes that still run (an orphaned zombie waits for init to reap it)."""
+    alive = []
+    for line in processes:
+        status = Path(f"/proc/{line.split()[0]}/status")
+        if status.exists() and "zombie" not in status.read_text():
+            alive.append(line)
+    return alive
+
+
 def test_sigterm_during_start_up_stops_the_simulator_too():
     demo = Demo("--offscreen")
     # SIGTERM as soon as the simulator has been launched (before the window is connected).

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
-import subprocess
 import sys
-import threading
 from types import FrameType
 
 from hmi.commands.errors import CommandError
@@ -29,35 +27,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=run)
 
 
-class _Starter(threading.Thread):
-    """Starts the simulator on a thread: the window opens meanwhile and connects once it serves."""
-
-    def __init__(self, sim: SimProcess) -> None:
-        super().__init__(name="plc-sim-start", daemon=True)
-        self.sim = sim
-        self.error: Exception | None = None
-
-    def run(self) -> None:
-        try:
-            self.sim.start()
-        except Exception as exc:  # reported on the main thread by wait()
-            self.error = exc
-
-    def wait(self) -> None:
-        """Block until the simulator serves; CommandError if it did not start."""
-        self.join()
-        if self.error is not None:
-            raise CommandError(f"the simulated plant did not start: {self.error}")
-
-
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
     raise Stopped(signal.Signals(signum).name)
-
-
-def _print_config(sim: SimProcess) -> subprocess.Popen[str]:
-    """Ask plc_sim for the config that connects to it (its own process, while the server starts)."""
-    cmd = [sys.executable, "-m", "plc_sim", "--port", str(sim.port), *sim.options, "--print-config"]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def demo_trends(config: PlantConfig, count: int = 3) -> list[str]:
@@ -83,20 +54,17 @@ def run(args: argparse.Namespace) -> int:
     qapplication()
     # Until the window installs its own handlers (which close it), a signal aborts the start-up.
     old = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
-    printer = _print_config(sim)
-    starter = _Starter(sim)
     try:
         # The config and the server take a second or two each: both at once, while the window is built.
-        sim.config_text = " "  # the printer above provides it; SimProcess.start must not start a second one
-        starter.start()
-        out, err = printer.communicate(timeout=30)
-        if printer.returncode != 0:
-            raise CommandError(f"plc-sim --print-config failed: {err.strip()}")
-        sim.config_text = out
-        config = parse_config(out, "plc-sim --print-config")
+        sim.launch()
+        try:
+            text = sim.config()
+        except RuntimeError as exc:
+            raise CommandError(f"the simulated plant did not start: {exc}") from None
+        config = parse_config(text, "plc-sim --print-config")
         print(f"hmi demo: simulated plant at {sim.url}; history in {url}", file=sys.stderr, flush=True)
         return run_gui(config, url, screenshot=args.screenshot, run_for=args.run_for, title_suffix="demo",
-                       before_start=starter.wait, initial_trends=demo_trends(config))
+                       before_start=lambda: _wait_ready(sim), initial_trends=demo_trends(config))
     except Stopped as exc:
         print(f"hmi demo: stopped by {exc} during start-up", file=sys.stderr, flush=True)
         return 130
@@ -104,10 +72,14 @@ def run(args: argparse.Namespace) -> int:
         # The simulator goes whatever happened; a signal now must not interrupt stopping it.
         for sig in old:
             signal.signal(sig, signal.SIG_IGN)
-        if printer.poll() is None:
-            printer.kill()
-            printer.wait()
-        starter.join()
         sim.stop()
         for sig, previous in old.items():
             signal.signal(sig, previous)
+
+
+def _wait_ready(sim: SimProcess) -> None:
+    """Block until the simulator serves; CommandError if it did not start."""
+    try:
+        sim.wait_ready()
+    except RuntimeError as exc:
+        raise CommandError(f"the simulated plant did not start: {exc}") from None
