@@ -9,9 +9,6 @@ import signal
 import sys
 
 from hmi.config import PlantConfig, load_config
-from hmi.runtime import Runtime
-from hmi.store.db import safe_url
-from hmi.store.migrate import upgrade
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -30,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
 def collect(config: PlantConfig, db_url: str | None, run_for: float | None, status_interval: float) -> int:
     """Bring the database schema up to date, then run acquisition and historian; returns the exit code."""
+    from hmi.store.migrate import upgrade  # heavy imports only for the command that runs
+
     url = db_url or config.database_url
     upgrade(url)
     asyncio.run(_collect(config, url, run_for, status_interval))
@@ -37,6 +36,9 @@ def collect(config: PlantConfig, db_url: str | None, run_for: float | None, stat
 
 
 async def _collect(config: PlantConfig, url: str, run_for: float | None, status_interval: float) -> None:
+    from hmi.runtime import Runtime
+    from hmi.store.db import safe_url
+
     runtime = Runtime(config, url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

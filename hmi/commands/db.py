@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 
 from hmi.config import load_config
-from hmi.store.db import safe_url
-from hmi.store.migrate import current_revision, upgrade
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -19,6 +17,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def run_upgrade(args: argparse.Namespace) -> int:
     """Migrate the configured (or --db) database to the newest schema."""
+    from hmi.store.db import safe_url
+    from hmi.store.migrate import current_revision, upgrade
+
     url = args.db or load_config(args.config).database_url
     upgrade(url)
     print(f"{safe_url(url)}: schema is at revision {current_revision(url)}")

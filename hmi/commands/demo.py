@@ -47,16 +47,15 @@ def run(args: argparse.Namespace) -> int:
     sim = SimProcess(options=[
         "--speed", str(args.speed), "--rate", str(args.rate), "--ground-truth", str(data_dir() / "ground-truth"),
     ])
-    # Qt aborts the process (no finally runs) when its platform plugin cannot load: find out before
-    # there is a simulator to leave behind.
-    from hmi.app import qapplication, run_gui
-
-    qapplication()
     # Until the window installs its own handlers (which close it), a signal aborts the start-up.
     old = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        # The config and the server take a second or two each: both at once, while the window is built.
+        # First the simulator: its start-up overlaps with loading Qt and building the window. If Qt
+        # aborts the process (a platform plugin that cannot load), the simulator dies with it.
         sim.launch()
+        from hmi.app import qapplication, run_gui
+
+        qapplication()
         try:
             text = sim.config()
         except RuntimeError as exc:

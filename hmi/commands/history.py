@@ -10,8 +10,6 @@ from pathlib import Path
 from hmi.commands.errors import CommandError
 from hmi.config import load_config
 from hmi.domain.timespec import parse_time
-from hmi.store import queries
-from hmi.store.db import make_engine
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -29,12 +27,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     export.set_defaults(handler=run_export)
 
 
-def _engine(args: argparse.Namespace):
+def _engine(args: argparse.Namespace):  # noqa: ANN202 - sqlalchemy is imported only when a command runs
+    from hmi.store.db import make_engine
+
     return make_engine(args.db or load_config(args.config).database_url)
 
 
 def run_tags(args: argparse.Namespace) -> int:
     """Print every tag that has samples in the historian, one per line."""
+    from hmi.store import queries
+
     engine = _engine(args)
     for name in queries.tag_names(engine):
         print(name)
@@ -43,6 +45,8 @@ def run_tags(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Write one tag's samples between two times as CSV."""
+    from hmi.store import queries
+
     now = time.time()
     try:
         t0, t1 = parse_time(args.t_from, now), parse_time(args.t_to, now)
