@@ -156,7 +156,8 @@ def test_sigterm_during_start_up_stops_the_simulator_too():
     assert out, "hmi demo started no simulator"
     child = int(out[0])
     demo.proc.send_signal(signal.SIGTERM)
-    assert demo.finish(60) in (0, 130), demo.text
+    # 0 or 130 once the window's handlers are in, killed by the signal before that (start-up).
+    assert demo.finish(60) in (0, 130, -signal.SIGTERM), demo.text
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
         time.sleep(0.05)

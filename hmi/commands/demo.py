@@ -47,15 +47,17 @@ def run(args: argparse.Namespace) -> int:
     sim = SimProcess(options=[
         "--speed", str(args.speed), "--rate", str(args.rate), "--ground-truth", str(data_dir() / "ground-truth"),
     ])
-    # Until the window installs its own handlers (which close it), a signal aborts the start-up.
+    # First the simulator: its start-up overlaps with loading Qt and building the window. Until the
+    # handlers below are in place, SIGTERM ends this process as usual and the simulator dies with it
+    # (see SimProcess.launch); so does a Qt abort on a platform plugin that cannot load.
+    sim.launch()
+    from hmi.app import qapplication, run_gui
+
+    qapplication()
+    # Until the window installs its own handlers (which close it), a signal aborts the start-up. Not
+    # earlier: an exception raised in the middle of importing Qt's bindings aborts Python itself.
     old = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        # First the simulator: its start-up overlaps with loading Qt and building the window. If Qt
-        # aborts the process (a platform plugin that cannot load), the simulator dies with it.
-        sim.launch()
-        from hmi.app import qapplication, run_gui
-
-        qapplication()
         try:
             text = sim.config()
         except RuntimeError as exc:
