@@ -98,6 +98,15 @@ class OverviewPane(QWidget):
         self._columns = 0
         self._metrics: dict[str, _Metrics] = {}
         self._shown = False
+        # Rows of tiles the operator cannot see (scrolled away, or the pane hidden) are brought up to
+        # date when their tile comes into view: with 1,000 tags most of them are off screen, and a
+        # label's new text costs a relayout of the whole grid.
+        self._pending: set[str] = set()  # tag ids with a value not yet shown
+        self._visible: set[TwinTile] = set()
+        self._sync_timer = QTimer(self)
+        self._sync_timer.setSingleShot(True)
+        self._sync_timer.setInterval(0)
+        self._sync_timer.timeout.connect(self._sync_visible)
         self._remeasure_timer = QTimer(self)
         self._remeasure_timer.setSingleShot(True)
         self._remeasure_timer.setInterval(0)
@@ -115,6 +124,8 @@ class OverviewPane(QWidget):
         self._grid.setHorizontalSpacing(8)
         self._grid.setVerticalSpacing(4)
         scroll.setWidget(self._content)
+        self._scroll = scroll
+        scroll.verticalScrollBar().valueChanged.connect(lambda _v: self._sync_timer.start())
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
@@ -136,6 +147,7 @@ class OverviewPane(QWidget):
             self._groups.append((stream, tiles))
 
         self._density = DENSITIES[0]
+        self._visible = set(self._tiles.values())
         self._show(self._rows, self._clock())
         self._apply_style(theme.current())
         theme.signals().changed.connect(self._apply_style)
@@ -150,35 +162,35 @@ class OverviewPane(QWidget):
 
     def value_text(self, tag_id: str) -> str:
         """The value as shown, e.g. "153.2", "RUNNING", "SP 120.0", "—"."""
-        return self._rows[tag_id].value.text()
+        return self._synced(tag_id).value.text()
 
     def unit_text(self, tag_id: str) -> str:
         """The unit shown next to the value."""
-        return self._rows[tag_id].unit.text()
+        return self._synced(tag_id).unit.text()
 
     def flag_text(self, tag_id: str) -> str:
         """The word next to the value: "▲ HIGH", "▼ LOW", "BAD", "? UNCERTAIN", "STALE" or ""."""
-        return self._rows[tag_id].flag.text()
+        return self._synced(tag_id).flag.text()
 
     def age_text(self, tag_id: str) -> str:
         """The age of the value as shown: "3 s", "2 min"; "" before the first value."""
-        return self._rows[tag_id].age.text()
+        return self._synced(tag_id).age.text()
 
     def tooltip(self, tag_id: str) -> str:
         """The tooltip of a tag's row."""
-        return self._rows[tag_id].value.toolTip()
+        return self._synced(tag_id).value.toolTip()
 
     def row_state(self, tag_id: str) -> str:
         """"waiting", "normal", "stale", "uncertain", "out_of_band" or "bad"."""
-        return self._rows[tag_id].state.value
+        return self._synced(tag_id).state.value
 
     def tile_state(self, twin_id: str) -> str:
         """The worst state of a tile's rows: "normal", "out_of_band", "bad", "stale", "uncertain" or "waiting"."""
-        return self._tiles[twin_id].state().value
+        return self._synced_tile(self._tiles[twin_id]).state().value
 
     def tile(self, twin_id: str) -> TwinTile:
-        """A twin's tile widget."""
-        return self._tiles[twin_id]
+        """A twin's tile widget (brought up to date, even when it is out of view)."""
+        return self._synced_tile(self._tiles[twin_id])
 
     def groups(self) -> list[tuple[str, list[str]]]:
         """The streams in display order with their twins' ids."""
@@ -186,9 +198,64 @@ class OverviewPane(QWidget):
 
     # -- updates ---------------------------------------------------------------------------------
 
+    def _synced(self, tag_id: str) -> TagRow:
+        row = self._rows[tag_id]
+        if row.tile not in self._visible:
+            self._synced_tile(row.tile)
+        return row
+
+    def _synced_tile(self, tile: TwinTile) -> TwinTile:
+        """Bring a tile's rows up to date now, whether it is in view or not."""
+        if tile not in self._visible:
+            self._catch_up([tile], self._clock())
+        return tile
+
+    def _catch_up(self, tiles: Iterable[TwinTile], now: float) -> None:
+        """Show the pending values of these tiles and redo the ages of their other rows."""
+        pending, latest = self._pending, self.ctx.latest
+        for tile in tiles:
+            changed = False
+            for tag_id, row in tile.rows.items():
+                if tag_id in pending:
+                    pending.discard(tag_id)
+                    changed |= row.show(latest(tag_id), now)
+                else:
+                    changed |= row.tick_age(now)
+            if changed:
+                tile.refresh_state()
+
+    def _visible_tiles(self) -> set[TwinTile]:
+        """The tiles at least partly inside the scroll area's viewport (none while the pane is hidden)."""
+        if not self.isVisible():
+            return set()
+        viewport = self._scroll.viewport()
+        seen = viewport.rect().translated(-self._content.pos())
+        return {t for t in self._tiles.values() if t.isVisibleTo(self._content) and t.geometry().intersects(seen)}
+
+    def _sync_visible(self) -> None:
+        """After a scroll, a resize, a new layout or a show: catch up the tiles that came into view."""
+        visible = self._visible_tiles()
+        came = visible - self._visible
+        self._visible = visible
+        if came:
+            self._catch_up(came, self._clock())
+
     def _on_tick(self, changed: set[str]) -> None:
         rows = self._rows
-        self._show([rows[t] for t in changed if t in rows], self._clock())
+        if len(self._visible) == len(self._tiles):
+            self._visible = self._visible_tiles()  # all were in view: check once a tick it is still so
+        visible = self._visible
+        shown = []
+        pending = self._pending
+        for t in changed:
+            row = rows.get(t)
+            if row is None:
+                continue
+            if row.tile in visible:
+                shown.append(row)
+            else:
+                pending.add(t)
+        self._show(shown, self._clock())
 
     def _show(self, rows: Iterable[TagRow] | dict[str, TagRow], now: float) -> None:
         if isinstance(rows, dict):
@@ -204,7 +271,8 @@ class OverviewPane(QWidget):
     def tick_ages(self) -> None:
         """Redo the ages and the stale cues (the 1 s timer calls this; tests may too)."""
         now = self._clock()
-        dirty = {row.tile for row in self._rows.values() if row.tick_age(now)}
+        visible = self._visible
+        dirty = {row.tile for row in self._rows.values() if row.tile in visible and row.tick_age(now)}
         for tile in dirty:
             tile.refresh_state()
 
@@ -255,14 +323,31 @@ class OverviewPane(QWidget):
         spacing = self._grid.horizontalSpacing()
         usable_w = width - m.left() - m.right()
         usable_h = height - m.top() - m.bottom()
-        fallback: tuple[Density, int] | None = None
-        for d in DENSITIES:
+
+        def columns_if_fits(d: Density) -> tuple[int, bool]:
             metrics = self._measure(d)
             columns = max(1, (usable_w + spacing) // (metrics.tile_width + spacing))
-            if self._content_height(metrics, columns) <= usable_h:
+            return columns, self._content_height(metrics, columns) <= usable_h
+
+        # Measuring a density restyles every label (about a second for 1,000 tags): when even the
+        # smallest cannot fit the plant, it is the answer and the others are not measured. The
+        # density in use is tried first, so a plant that fits at none is restyled once, not four times.
+        smallest = DENSITIES[-1]
+        if self._density is smallest:
+            columns, fits = columns_if_fits(smallest)
+            if not fits:
+                return smallest, columns
+        fallback: tuple[Density, int] | None = None
+        for d in DENSITIES:
+            columns, fits = columns_if_fits(d)
+            if fits:
                 return d, columns
             if fallback is None or columns > fallback[1]:
                 fallback = (d, columns)
+            if d is DENSITIES[0] and d is not smallest:
+                columns, fits = columns_if_fits(smallest)
+                if not fits:
+                    return smallest, columns
         assert fallback is not None
         return fallback
 
@@ -307,6 +392,7 @@ class OverviewPane(QWidget):
         for c in range(grid.columnCount()):
             grid.setColumnStretch(c, 1 if c < columns else 0)
         grid.setRowStretch(grid.rowCount(), 1)
+        self._sync_timer.start()
 
     def _relayout(self, width: int, height: int, force: bool = False) -> None:
         if width <= 0 or height <= 0 or not self._shown:
@@ -324,6 +410,11 @@ class OverviewPane(QWidget):
             self._shown = True
             self._relayout(self.width(), self.height(), force=True)
             self._remeasure()
+        self._sync_timer.start()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().hideEvent(event)
+        self._visible = set()
 
     def _remeasure(self) -> None:
         # Labels are measured right only once the events of a show or a restyle were delivered.
@@ -337,6 +428,7 @@ class OverviewPane(QWidget):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         self._relayout(event.size().width(), event.size().height())
+        self._sync_timer.start()
 
 
 register_pane(
