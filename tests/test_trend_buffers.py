@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -97,3 +98,24 @@ def test_only_listed_tags_are_kept_and_version_tracks_changes():
 def test_capacity_must_be_positive():
     with pytest.raises(ValueError):
         TagRing(0)
+
+
+def test_samples_appended_one_by_one_read_back_like_a_batch_and_out_of_order_ones_are_refused():
+    ring = TagRing(capacity=300)
+    for i in range(700):  # through pending flushes and a wrap-around
+        assert ring.append(T0 + i, float(i), 0)
+    assert not ring.append(T0 + 10, 1.0, 0)
+    assert ring.refused == 1 and ring.size == 300 and ring.last_ts() == T0 + 699 and ring.first_ts() == T0 + 400
+    ring.extend([T0 + 699.5, T0 + 5], [1.0, 2.0], [0, 0])  # a batch after single samples keeps the order
+    assert ring.refused == 2 and ring.arrays()[0][-1] == T0 + 699.5 and ring.size == 300
+
+
+def test_the_bus_consumer_is_cheap_for_a_thousand_tags_at_ten_hertz():
+    buffers = TrendBuffers(capacity=1000)
+    batches = [[tv(f"t{j}", T0 + k * 0.1, float(j)) for j in range(1000)] for k in range(20)]
+    t0 = time.perf_counter()
+    for batch in batches:
+        buffers(batch)
+    per_sample_us = (time.perf_counter() - t0) / 20_000 * 1e6
+    assert buffers.ring("t5").size == 20  # type: ignore[union-attr]
+    assert per_sample_us < 5, f"{per_sample_us:.1f} µs a sample"

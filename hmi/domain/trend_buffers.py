@@ -16,6 +16,7 @@ from hmi.domain.tags import Quality, TagValue
 
 DEFAULT_CAPACITY = 36_000  # one hour at 10 Hz
 DEFAULT_MAX_TAGS = 2_000
+PENDING_MAX = 256  # samples appended one by one are written to the arrays in slices of at most this
 
 
 class TagRing:
@@ -25,7 +26,8 @@ class TagRing:
     (the historian has it) and counted in ``refused``.
     """
 
-    __slots__ = ("_q", "_start", "_ts", "_val", "capacity", "refused", "size", "version")
+    __slots__ = ("_last", "_pq", "_pts", "_pval", "_q", "_size", "_start", "_ts", "_val", "capacity", "refused",
+                 "version")
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         if capacity < 1:
@@ -35,9 +37,41 @@ class TagRing:
         self._val = np.empty(capacity, dtype=np.float64)
         self._q = np.empty(capacity, dtype=np.uint8)
         self._start = 0  # index of the oldest sample
-        self.size = 0
+        self._size = 0
         self.refused = 0
         self.version = 0  # bumped on every change, for cheap "did anything change" checks
+        self._last = -math.inf  # the time of the newest sample taken (kept or pending)
+        # Samples appended one by one wait in plain lists and reach the arrays in one slice when
+        # read or when there are PENDING_MAX of them: a numpy write per sample costs ten times more.
+        self._pts: list[float] = []
+        self._pval: list[float] = []
+        self._pq: list[int] = []
+
+    @property
+    def size(self) -> int:
+        """How many samples are kept."""
+        if self._pts:
+            self._flush()
+        return self._size
+
+    def append(self, ts: float, value: float, quality: int) -> bool:
+        """Append one sample (cheap: no numpy per call); False when refused as older than the newest."""
+        if ts < self._last:
+            self.refused += 1
+            return False
+        self._last = ts
+        self._pts.append(ts)
+        self._pval.append(value)
+        self._pq.append(quality)
+        self.version += 1
+        if len(self._pts) >= PENDING_MAX:
+            self._flush()
+        return True
+
+    def _flush(self) -> None:
+        ts, val, q = self._pts, self._pval, self._pq
+        self._pts, self._pval, self._pq = [], [], []
+        self._write(np.array(ts, dtype=np.float64), np.array(val, dtype=np.float64), np.array(q, dtype=np.uint8))
 
     @property
     def nbytes(self) -> int:
@@ -46,13 +80,17 @@ class TagRing:
 
     def last_ts(self) -> float | None:
         """The time of the newest sample, or None when empty."""
-        if not self.size:
+        if self._pts:
+            self._flush()
+        if not self._size:
             return None
-        return float(self._ts[(self._start + self.size - 1) % self.capacity])
+        return float(self._ts[(self._start + self._size - 1) % self.capacity])
 
     def first_ts(self) -> float | None:
         """The time of the oldest sample kept, or None when empty."""
-        return float(self._ts[self._start]) if self.size else None
+        if self._pts:
+            self._flush()
+        return float(self._ts[self._start]) if self._size else None
 
     def extend(self, ts: Sequence[float], values: Sequence[float], quality: Sequence[int]) -> int:
         """Append samples (oldest first); returns how many were kept."""
@@ -61,6 +99,8 @@ class TagRing:
         q_a = np.asarray(quality, dtype=np.uint8)
         if ts_a.size == 0:
             return 0
+        if self._pts:
+            self._flush()
         # Keep only the samples that continue the time order (a backfill goes to the historian only).
         last = self.last_ts()
         running = np.maximum.accumulate(ts_a)
@@ -73,30 +113,37 @@ class TagRing:
         n = ts_a.size
         if n == 0:
             return 0
+        self._last = max(self._last, float(ts_a[-1]))
+        self._write(ts_a, val_a, q_a)
+        self.version += 1
+        return n
+
+    def _write(self, ts_a: np.ndarray, val_a: np.ndarray, q_a: np.ndarray) -> None:
+        """Put samples already checked for order after the newest kept one."""
+        n = ts_a.size
         cap = self.capacity
         if n >= cap:  # only the newest ``cap`` samples survive
             ts_a, val_a, q_a = ts_a[-cap:], val_a[-cap:], q_a[-cap:]
             self._ts[:], self._val[:], self._q[:] = ts_a, val_a, q_a
-            self._start, self.size = 0, cap
-            self.version += 1
-            return n
-        end = (self._start + self.size) % cap
+            self._start, self._size = 0, cap
+            return
+        end = (self._start + self._size) % cap
         first = min(n, cap - end)
         for dst, src in ((self._ts, ts_a), (self._val, val_a), (self._q, q_a)):
             dst[end : end + first] = src[:first]
             dst[: n - first] = src[first:]
-        overflow = self.size + n - cap
+        overflow = self._size + n - cap
         if overflow > 0:
             self._start = (self._start + overflow) % cap
-            self.size = cap
+            self._size = cap
         else:
-            self.size += n
-        self.version += 1
-        return n
+            self._size += n
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All kept samples as (ts, value, quality), oldest first (views when not wrapped, else copies)."""
-        s, n, cap = self._start, self.size, self.capacity
+        if self._pts:
+            self._flush()
+        s, n, cap = self._start, self._size, self.capacity
         if s + n <= cap:
             return self._ts[s : s + n], self._val[s : s + n], self._q[s : s + n]
         tail = s + n - cap
@@ -140,19 +187,24 @@ class TrendBuffers:
 
     def __call__(self, batch: Sequence[TagValue]) -> None:
         """Append a batch from the bus (the consumer interface)."""
-        grouped: dict[str, tuple[list[float], list[float], list[int]]] = {}
+        # 10,000 samples a second arrive here, mostly one per tag per batch: plain appends.
+        rings = self._rings
+        ignored: set[str] = set()
+        bad_q, nan = int(Quality.BAD), math.nan
         for tv in batch:
-            g = grouped.get(tv.tag)
-            if g is None:
-                g = grouped[tv.tag] = ([], [], [])
-            g[0].append(tv.source_ts)
-            bad = tv.value is None or tv.quality is Quality.BAD
-            g[1].append(math.nan if bad else tv.value)  # type: ignore[arg-type]
-            g[2].append(int(Quality.BAD) if bad else int(tv.quality))
-        for tag, (ts, val, q) in grouped.items():
-            ring = self._ring_for(tag)
-            if ring is not None:
-                ring.extend(ts, val, q)
+            ring = rings.get(tv.tag)
+            if ring is None:
+                if tv.tag in ignored:
+                    continue
+                ring = self._ring_for(tv.tag)
+                if ring is None:
+                    ignored.add(tv.tag)
+                    continue
+            value, quality = tv.value, tv.quality
+            if value is None or quality is Quality.BAD:
+                ring.append(tv.source_ts, nan, bad_q)
+            else:
+                ring.append(tv.source_ts, value, int(quality))
 
     def _ring_for(self, tag: str) -> TagRing | None:
         ring = self._rings.get(tag)
