@@ -210,8 +210,13 @@ class TrendsPane(QWidget):
         png_button.clicked.connect(self._ask_export_png)
         self.status = QLabel("")
         self.status.setObjectName("trendStatus")
+        self.tags_button = QToolButton()
+        self.tags_button.setObjectName("trendTags")
+        self.tags_button.setText("☰ Tags")
+        self.tags_button.setCheckable(True)
+        self.tags_button.setToolTip("Show the tree of twins to pick pens and pen groups")
         bar = QHBoxLayout()
-        for w in (self.live_button, self.span_box, self.percent_box, self.cursor_button):
+        for w in (self.tags_button, self.live_button, self.span_box, self.percent_box, self.cursor_button):
             bar.addWidget(w)
         bar.addWidget(self.status, 1)
         bar.addWidget(csv_button)
@@ -224,12 +229,19 @@ class TrendsPane(QWidget):
         rv.addLayout(bar)
         rv.addWidget(self.plot, 1)
 
+        # Explicit minimums override the sum of the buttons' widths, which would otherwise keep
+        # the dock at ~930 px and squeeze the overview beside it; narrow, the rows clip instead.
+        left.setMinimumWidth(140)
+        right.setMinimumWidth(320)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
-        split.setSizes([240, 760])
+        split.setSizes([190, 760])
+        # The plot gets the whole pane until the operator asks for the tag tree.
+        left.setVisible(False)
+        self.tags_button.toggled.connect(left.setVisible)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(split)
