@@ -19,6 +19,7 @@ from plc_sim.model import PlantModel, SimParam
 from plc_sim.plant import APPLICATION_URI, FAULT_TWIN, NAMESPACE, NUMERIC_NAMESPACE, endpoint_url
 from plc_sim.recording import GroundTruth, Recorder
 
+STOP_TIMEOUT_S = 2.0
 log = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -320,4 +321,9 @@ class SimServer:
             iserver.time_task.cancel()
             await asyncio.gather(iserver.time_task, return_exceptions=True)
             iserver.time_task = None
-        await self._server.stop()
+        # asyncua closes the client connections before the listening socket: a client with
+        # auto-reconnect comes straight back, and wait_closed() then waits for it forever.
+        try:
+            await asyncio.wait_for(self._server.stop(), STOP_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("clients still connected after %.0f s; stopping anyway", STOP_TIMEOUT_S)

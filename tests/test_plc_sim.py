@@ -327,3 +327,29 @@ def test_bad_config_and_taken_port_give_one_line_errors(tmp_path):
         assert result.returncode != 0, expected
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "Traceback" not in result.stderr and expected in result.stderr
+
+
+def test_sigterm_ends_the_simulator_while_a_reconnecting_client_is_attached(plc_sim_factory):
+    """A client with auto-reconnect came straight back during shutdown and kept asyncua's stop waiting."""
+    import asyncio
+    import time
+
+    from hmi.config import parse_config
+    from hmi.io.opcua import OpcUaSource
+
+    async def attach_and_stop(sim) -> tuple[int | None, float]:
+        config = parse_config(sim.config_text)
+        source = OpcUaSource(config.endpoints[0], config.plant().tags, lambda batch: None)
+        task = asyncio.create_task(source.run())
+        await asyncio.sleep(4)
+        started = time.monotonic()
+        code = await asyncio.get_running_loop().run_in_executor(None, sim.stop, 8.0)
+        elapsed = time.monotonic() - started
+        await source.stop()
+        await task
+        return code, elapsed
+
+    for _ in range(4):
+        sim = plc_sim_factory(rate=2, extra_tags=100, extra_rate=5)
+        code, elapsed = asyncio.run(attach_and_stop(sim))
+        assert code == 0 and elapsed < 5.0, (code, elapsed, list(sim.output)[-5:])
