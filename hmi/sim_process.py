@@ -35,8 +35,9 @@ def free_port() -> int:
 class SimProcess:
     """A running plc_sim on a loopback port, with the config that connects to it."""
 
-    def __init__(self, port: int | None = None, options: Sequence[str] = ()) -> None:
+    def __init__(self, port: int | None = None, options: Sequence[str] = (), print_config: bool = True) -> None:
         self.port = port or free_port()
+        self.print_config = print_config  # False: the caller builds the config itself (saves a process)
         self.options = list(options)
         self.url = f"opc.tcp://127.0.0.1:{self.port}/hmi/plc"
         self.proc: subprocess.Popen[str] | None = None
@@ -57,7 +58,7 @@ class SimProcess:
         """
         # The config and the server take about a second of imports each: both at once.
         self._printer = None
-        if not self.config_text:
+        if self.print_config and not self.config_text:
             self._printer = subprocess.Popen(self._command("--print-config"), stdout=subprocess.PIPE,
                                              stderr=subprocess.PIPE, text=True)
         self._t0 = time.monotonic()

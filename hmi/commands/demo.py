@@ -9,9 +9,10 @@ from types import FrameType
 
 from hmi.commands.errors import CommandError
 from hmi.commands.gui import add_gui_options, check_gui_options, prepare_qt
-from hmi.config import PlantConfig, parse_config
+from hmi.config import PlantConfig, load_config
 from hmi.paths import data_dir
 from hmi.sim_process import SimProcess
+from plc_sim.plant import simulated_plant
 
 
 class Stopped(Exception):
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     url = args.db or f"sqlite:///{data_dir() / 'demo.sqlite'}"
     sim = SimProcess(options=[
         "--speed", str(args.speed), "--rate", str(args.rate), "--ground-truth", str(data_dir() / "ground-truth"),
-    ])
+    ], print_config=False)
     # First the simulator: its start-up overlaps with loading Qt and building the window. Until the
     # handlers below are in place, SIGTERM ends this process as usual and the simulator dies with it
     # (see SimProcess.launch); so does a Qt abort on a platform plugin that cannot load.
@@ -58,11 +59,9 @@ def run(args: argparse.Namespace) -> int:
     # earlier: an exception raised in the middle of importing Qt's bindings aborts Python itself.
     old = {sig: signal.signal(sig, _raise_stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        try:
-            text = sim.config()
-        except RuntimeError as exc:
-            raise CommandError(f"the simulated plant did not start: {exc}") from None
-        config = parse_config(text, "plc-sim --print-config")
+        # The config plc-sim would print for these options, built here: a second plc-sim process
+        # (for --print-config) would compete for the CPU with the simulator starting up.
+        config = simulated_plant(load_config(), url=sim.url)
         print(f"hmi demo: simulated plant at {sim.url}; history in {url}", file=sys.stderr, flush=True)
         return run_gui(config, url, screenshot=args.screenshot, run_for=args.run_for, title_suffix="demo",
                        before_start=lambda: _wait_ready(sim), initial_trends=demo_trends(config))
