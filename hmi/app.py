@@ -191,7 +191,7 @@ def _report_first_value(ctx: AppContext, window: MainWindow) -> None:
 
 def _close_on_signals(window: MainWindow) -> Callable[[], None]:
     """SIGTERM and SIGINT close the window (and so shut down in order); returns what restores the old handlers."""
-    # Python runs the handler at its next bytecode: the 200 ms refresh timer guarantees there is one.
+    # Python runs the handler at its next bytecode: the refresh timer guarantees there is one.
     def handler(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: closing the window", signum)
         QTimer.singleShot(0, window.close)

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMainWindow
 
 from hmi.paths import data_dir
@@ -57,7 +58,10 @@ def restore_layout(window: QMainWindow, settings: QSettings) -> bool:
         reason = _unusable(settings, window)
         if reason is None:
             geometry = settings.value("geometry")
-            if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            # Offscreen (screenshots, tests) Qt would clamp the saved geometry to its small virtual
+            # screen: keep the window's own size there, and restore only the dock arrangement.
+            offscreen = QGuiApplication.platformName() == "offscreen"
+            if isinstance(geometry, QByteArray) and not geometry.isEmpty() and not offscreen:
                 window.restoreGeometry(geometry)
             if isinstance(state, QByteArray) and window.restoreState(state, LAYOUT_VERSION):
                 return True
