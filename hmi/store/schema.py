@@ -1,8 +1,8 @@
-"""The historian's tables (SQLAlchemy Core): tags, raw samples and the min/max rollups."""
+"""The tables (SQLAlchemy Core): the historian (tags, raw samples, min/max rollups) and the users."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, ForeignKey, Integer, MetaData, SmallInteger, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Integer, MetaData, SmallInteger, Table, Text
 
 metadata = MetaData()
 
@@ -52,3 +52,19 @@ rollup_1h = _rollup("rollup_1h")
 
 # (table, bucket width in µs), finest first; each level is rebuilt from the one before it.
 ROLLUPS: tuple[tuple[Table, int], ...] = ((rollup_1m, MINUTE_US), (rollup_1h, HOUR_US))
+
+# Users of the HMI. Times are UTC epoch seconds. password_hash is bcrypt (cost 12), never the password.
+# locked_until is set when failed_logins reaches the lockout threshold (hmi.domain.passwords).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
