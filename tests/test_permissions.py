@@ -140,3 +140,10 @@ def test_lockout_remaining():
     assert lockout_remaining(5, 100.0, 130.0) == 0
     assert lockout_remaining(6, 100.0, 101.0) == 59
     assert lockout_remaining(5, None, 0.0) == 0
+
+
+def test_readme_prints_the_matrix():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert matrix_markdown() in readme
