@@ -7,11 +7,13 @@ import subprocess
 import sys
 import threading
 import time
+
+from hmi.domain.timespec import parse_time
 from dataclasses import dataclass
 from pathlib import Path
 
 STATUS = re.compile(
-    r"tags good (?P<good>\d+) bad (?P<bad>\d+) waiting (?P<waiting>\d+) \| (?P<rate>[\d.]+) samples/s \| "
+    r"collect: (?P<time>\S+Z) tags good (?P<good>\d+) bad (?P<bad>\d+) waiting (?P<waiting>\d+) \| (?P<rate>[\d.]+) samples/s \| "
     r"stored (?P<stored>\d+) \| backlog (?P<backlog>\d+) \| dropped (?P<dropped>\d+) \| db (?P<db>ok|DOWN)"
 )
 
@@ -20,7 +22,8 @@ STATUS = re.compile(
 class Status:
     """One parsed status line and when it was read."""
 
-    at: float
+    at: float  # monotonic time the line was read
+    wall: float  # UTC epoch seconds the collector printed it (what timing assertions use)
     good: int
     bad: int
     waiting: int
@@ -59,7 +62,7 @@ class CollectorProcess:
             if m:
                 g = m.groupdict()
                 self.statuses.append(
-                    Status(time.monotonic(), int(g["good"]), int(g["bad"]), int(g["waiting"]), int(g["stored"]),
+                    Status(time.monotonic(), parse_time(g["time"], 0.0), int(g["good"]), int(g["bad"]), int(g["waiting"]), int(g["stored"]),
                            int(g["backlog"]), int(g["dropped"]), g["db"] == "ok", line.strip())
                 )
 

@@ -125,18 +125,19 @@ def test_a_killed_plc_goes_bad_within_2s_comes_back_within_10s_and_history_keeps
     c = collectors(config, db, status_interval=0.1)
     c.wait_for(lambda s: s.good == ALL_TAGS, 20, "all tags good")
 
-    sim.kill()
-    killed_at = time.monotonic()
     killed_wall = time.time()
-    bad = c.wait_for(lambda s: s.bad == ALL_TAGS, 5, "all tags bad after the PLC was killed")
-    assert bad.at - killed_at < 2.0 + 0.2  # 0.1 s status period and the reader thread's poll
+    sim.kill()
+    bad = c.wait_for(lambda s: s.bad == ALL_TAGS and "plc1=down" in s.text, 5, "all tags bad after the kill")
+    assert bad.wall - killed_wall < 2.0 + 0.1  # the status line comes every 0.1 s
 
     time.sleep(3)
+    restarted_wall = time.time()  # the PLC is back from the moment it starts again
     sim.restart()
-    restarted_at = time.monotonic()
-    restarted_wall = time.time()
-    good = c.wait_for(lambda s: s.good == ALL_TAGS, 15, "all tags good after the restart")
-    assert good.at - restarted_at < 10.0
+    ready_wall = time.time()
+    good = c.wait_for(
+        lambda s: s.good == ALL_TAGS and "plc1=up" in s.text and s.stored > bad.stored, 15, "all tags good again"
+    )
+    assert good.wall - ready_wall < 10.0
     time.sleep(1.5)
     assert c.stop() == 0
     assert "lost" in c.stderr and "is back" in c.stderr

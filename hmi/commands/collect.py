@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 import signal
 import sys
+import time
 
 from hmi.config import PlantConfig, load_config
+from hmi.domain.timespec import format_utc
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -55,7 +57,7 @@ async def _collect(config: PlantConfig, url: str, run_for: float | None, status_
                 await asyncio.wait_for(stop.wait(), status_interval)
             except asyncio.TimeoutError:
                 pass
-            print(f"collect: {runtime.status().line()}", flush=True)
+            print(f"collect: {format_utc(time.time())} {runtime.status().line()}", flush=True)
     finally:
         await runtime.stop()
         print(f"collect: stopped; {runtime.status().line()}", flush=True)
