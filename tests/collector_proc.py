@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STATUS = re.compile(
-    r"collect: (?P<time>\S+Z) tags good (?P<good>\d+) bad (?P<bad>\d+) waiting (?P<waiting>\d+) \| (?P<rate>[\d.]+) samples/s \| "
+    r"collect: (?P<time>\S+Z) (?:stopped; )?tags good (?P<good>\d+) bad (?P<bad>\d+) waiting (?P<waiting>\d+) \| (?P<rate>[\d.]+) samples/s \| "
     r"stored (?P<stored>\d+) \| backlog (?P<backlog>\d+) \| dropped (?P<dropped>\d+) \| db (?P<db>ok|DOWN)"
 )
 

@@ -60,5 +60,5 @@ async def _collect(config: PlantConfig, url: str, run_for: float | None, status_
             print(f"collect: {format_utc(time.time())} {runtime.status().line()}", flush=True)
     finally:
         await runtime.stop()
-        print(f"collect: stopped; {runtime.status().line()}", flush=True)
+        print(f"collect: {format_utc(time.time())} stopped; {runtime.status().line()}", flush=True)
         sys.stdout.flush()
