@@ -1,17 +1,19 @@
-"""Users on real SQLite files: the store's services, the lockout with an injected clock, and `hmi user` as a subprocess."""
+"""Users on real SQLite files: the user services (audited), the lockout with an injected clock, and `hmi user`."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import text
 
 from hmi.domain.passwords import PasswordRejected
 from hmi.domain.permissions import PermissionDenied, UnknownRole
-from hmi.store import users
+from hmi.domain.session import SessionUser
+from hmi.services import user_admin
+from hmi.services.commands import CommandService
+from hmi.store import audit, users
 from hmi.store.db import make_engine
 from hmi.store.migrate import upgrade
 
@@ -28,12 +30,6 @@ class Clock:
         return self.t
 
 
-@dataclass
-class Actor:
-    name: str
-    role: str
-
-
 @pytest.fixture
 def db_url(tmp_path):
     return f"sqlite:///{tmp_path / 'hmi.db'}"
@@ -45,6 +41,26 @@ def engine(db_url):
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
+
+
+def as_user(engine, name: str = "root", role: str = "admin") -> CommandService:
+    return CommandService(engine, lambda: SessionUser(name, role), workstation="ws-test")
+
+
+class Admin:
+    """The user services as an admin would call them (so the store tests read as before)."""
+
+    def __init__(self, engine) -> None:
+        self.c = as_user(engine)
+
+    def __getattr__(self, verb: str):
+        fn = getattr(user_admin, verb)
+        return lambda *a, **kw: fn(self.c, *a, **kw)
+
+
+@pytest.fixture
+def admin(engine):
+    return Admin(engine)
 
 
 def hmi(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -71,41 +87,57 @@ def db_dump(db_path) -> bytes:
 # --- store services ---------------------------------------------------------------------------
 
 
-def test_add_stores_a_bcrypt_hash_and_verifies(engine):
+def test_add_stores_a_bcrypt_hash_and_verifies(engine, admin):
     clock = Clock()
-    u = users.add_user(engine, "anna", "admin", PW, now=clock)
+    u = admin.add_user("anna", "admin", PW, now=clock)
     assert (u.name, u.role, u.enabled, u.failed_logins, u.created_at) == ("anna", "admin", True, 0, T0)
     (pw_hash,) = db_rows(engine, "SELECT password_hash FROM users WHERE name = 'anna'")[0]
     assert pw_hash.startswith("$2b$12$") and PW not in pw_hash
     assert users.verify_login(engine, "anna", PW, now=clock).role == "admin"
 
 
-def test_refusals_are_clear(engine):
-    users.add_user(engine, "anna", "admin", PW)
+def test_refusals_are_clear(engine, admin):
+    admin.add_user("anna", "admin", PW)
     with pytest.raises(users.UserExists, match="already exists"):
-        users.add_user(engine, "anna", "viewer", PW2)
+        admin.add_user("anna", "viewer", PW2)
     with pytest.raises(UnknownRole, match="roles are: viewer, operator"):
-        users.add_user(engine, "bob", "boss", PW2)
+        admin.add_user("bob", "boss", PW2)
     with pytest.raises(PasswordRejected, match="73 bytes"):
-        users.add_user(engine, "bob", "viewer", "Ab1" + "x" * 70)
+        admin.add_user("bob", "viewer", "Ab1" + "x" * 70)
     with pytest.raises(users.UnknownUser):
-        users.disable(engine, "nobody")
+        admin.disable("nobody")
     with pytest.raises(users.LastAdmin):
-        users.disable(engine, "anna")
+        admin.disable("anna")
     with pytest.raises(users.LastAdmin):
-        users.set_role(engine, "anna", "viewer")
-    assert [u.name for u in users.list_users(engine)] == ["anna"]
+        admin.set_role("anna", "viewer")
+    assert [u.name for u in admin.list_users()] == ["anna"]
 
 
-def test_an_actor_needs_manage_users(engine):
+def test_an_actor_needs_manage_users_and_every_change_is_audited(engine, admin):
     with pytest.raises(PermissionDenied, match=r"olaf \(operator\) may not manage users"):
-        users.add_user(engine, "bob", "viewer", PW2, actor=Actor("olaf", "operator"))
-    users.add_user(engine, "bob", "viewer", PW2, actor=Actor("anna", "admin"))
+        user_admin.add_user(as_user(engine, "olaf", "operator"), "bob", "viewer", PW2)
+    user_admin.add_user(as_user(engine, "anna", "admin"), "bob", "viewer", PW2)
+    admin.set_role("bob", "operator")
+    admin.disable("bob")
+    admin.reset_password("bob", PW)
+    with pytest.raises(users.UnknownUser):
+        admin.disable("nobody")
+    rows = [(r.entry.user, r.entry.action, r.entry.target, r.entry.result, r.entry.old_value, r.entry.new_value)
+            for r in audit.query(engine, audit.AuditQuery(newest_first=False))]
+    assert rows[:5] == [
+        ("olaf", "manage_users", "user bob", "denied", None, None),
+        ("anna", "manage_users", "user bob", "ok", None, "role=viewer"),
+        ("root", "manage_users", "user bob", "ok", "role=viewer", "role=operator"),
+        ("root", "manage_users", "user bob", "ok", "enabled", "disabled"),
+        ("root", "manage_users", "user bob", "ok", None, None),
+    ]
+    assert rows[5][3] == "failed" and audit.verify(engine).intact
+    assert not [r for r in audit.query(engine) if PW in repr(r) or PW2 in repr(r)]
 
 
-def test_five_wrong_passwords_lock_with_backoff(engine):
+def test_five_wrong_passwords_lock_with_backoff(engine, admin):
     clock = Clock()
-    users.add_user(engine, "otto", "operator", PW, now=clock)
+    admin.add_user("otto", "operator", PW, now=clock)
     for i in range(5):
         clock.t = T0 + i
         with pytest.raises(users.LoginFailed, match="wrong user name or password"):
@@ -128,27 +160,27 @@ def test_five_wrong_passwords_lock_with_backoff(engine):
     assert (u.failed_logins, u.locked_until) == (0, None)
 
 
-def test_disabled_unknown_and_overlong(engine):
-    users.add_user(engine, "anna", "admin", PW)
-    users.add_user(engine, "vera", "viewer", PW2)
-    users.disable(engine, "vera")
+def test_disabled_unknown_and_overlong(engine, admin):
+    admin.add_user("anna", "admin", PW)
+    admin.add_user("vera", "viewer", PW2)
+    admin.disable("vera")
     with pytest.raises(users.AccountDisabled, match="vera is disabled"):
         users.verify_login(engine, "vera", PW2)
     with pytest.raises(users.LoginFailed, match="wrong user name or password"):
         users.verify_login(engine, "ghost", PW2)
     with pytest.raises(users.LoginFailed):  # no bcrypt crash on a 73-byte guess
         users.verify_login(engine, "anna", "x" * 73)
-    users.enable(engine, "vera")
+    admin.enable("vera")
     assert users.verify_login(engine, "vera", PW2).role == "viewer"
 
 
-def test_reset_password_clears_the_lock(engine):
+def test_reset_password_clears_the_lock(engine, admin):
     clock = Clock()
-    users.add_user(engine, "otto", "operator", PW, now=clock)
+    admin.add_user("otto", "operator", PW, now=clock)
     for _ in range(5):
         with pytest.raises(users.LoginFailed):
             users.verify_login(engine, "otto", "wrong password 1", now=clock)
-    users.reset_password(engine, "otto", PW2, now=clock)
+    admin.reset_password("otto", PW2, now=clock)
     assert users.verify_login(engine, "otto", PW2, now=clock).name == "otto"
     with pytest.raises(users.LoginFailed):
         users.verify_login(engine, "otto", PW, now=clock)
@@ -160,30 +192,41 @@ def test_reset_password_clears_the_lock(engine):
 def test_cli_user_lifecycle(tmp_path, db_url):
     outputs: list[str] = []
 
-    def run(*args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        r = hmi("user", *args, "--db", db_url, stdin=stdin)
+    def run(*args: str, stdin: str | None = None, ok: bool = True, who: tuple = ("--user", "anna")) -> subprocess.CompletedProcess[str]:
+        r = hmi("user", *args, *who, "--db", db_url, stdin=stdin)
         outputs.append(r.stdout + r.stderr)
         assert (r.returncode == 0) is ok, r.stderr
         if not ok:
             assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
         return r
 
-    assert "added anna (admin)" in run("add", "anna", "--role", "admin", "--password-stdin", stdin=PW + "\n").stdout
-    run("add", "otto", "--role", "operator", "--password-stdin", stdin=PW2 + "\n")
-    assert "already exists" in run("add", "otto", "--role", "viewer", "--password-stdin", stdin=PW2, ok=False).stderr
-    err = run("add", "bob", "--role", "boss", "--password-stdin", stdin=PW2, ok=False).stderr
+    def as_anna(*lines: str) -> str:
+        return "\n".join((PW, *lines)) + "\n"
+
+    err = run("add", "anna", "--role", "operator", "--password-stdin", stdin=PW + "\n", ok=False, who=()).stderr
+    assert "the first user must be an admin" in err
+    r = run("add", "anna", "--role", "admin", "--password-stdin", stdin=PW + "\n", who=())
+    assert "added anna (admin)" in r.stdout
+    assert "say who acts: --user NAME" in run("add", "otto", "--role", "viewer", "--password-stdin", stdin=PW2, ok=False, who=()).stderr
+    run("add", "otto", "--role", "operator", "--password-stdin", stdin=as_anna(PW2))
+    assert "already exists" in run("add", "otto", "--role", "viewer", "--password-stdin", stdin=as_anna(PW2), ok=False).stderr
+    err = run("add", "bob", "--role", "boss", "--password-stdin", stdin=as_anna(PW2), ok=False).stderr
     assert "unknown role 'boss'" in err and "shift_supervisor" in err and "production_planner" in err
     long_pw = "Ab1" + "x" * 70
-    err = run("add", "bob", "--role", "viewer", "--password-stdin", stdin=long_pw, ok=False).stderr
+    err = run("add", "bob", "--role", "viewer", "--password-stdin", stdin=as_anna(long_pw), ok=False).stderr
     assert "password is too long: 73 bytes in UTF-8, at most 72" in err
-    assert "too short" in run("add", "bob", "--role", "viewer", "--password-stdin", stdin="Ab1", ok=False).stderr
-    assert "one kind" in run("add", "bob", "--role", "viewer", "--password-stdin", stdin="a" * 12, ok=False).stderr
+    assert "too short" in run("add", "bob", "--role", "viewer", "--password-stdin", stdin=as_anna("Ab1"), ok=False).stderr
+    assert "one kind" in run("add", "bob", "--role", "viewer", "--password-stdin", stdin=as_anna("a" * 12), ok=False).stderr
+    err = run("disable", "anna", stdin=PW2 + "\n", ok=False, who=("--user", "otto")).stderr
+    assert "otto (operator) may not manage users" in err
+    err = run("list", stdin="Wrong pass 11\n", ok=False).stderr
+    assert "login of anna refused: wrong user name or password" in err
 
-    run("disable", "otto")
-    run("set-role", "otto", "shift-supervisor")
-    assert "last enabled admin" in run("disable", "anna", ok=False).stderr
-    assert "no user named 'ghost'" in run("enable", "ghost", ok=False).stderr
-    listing = run("list").stdout.splitlines()
+    run("disable", "otto", stdin=as_anna())
+    run("set-role", "otto", "shift-supervisor", stdin=as_anna())
+    assert "last enabled admin" in run("disable", "anna", stdin=as_anna(), ok=False).stderr
+    assert "no user named 'ghost'" in run("enable", "ghost", stdin=as_anna(), ok=False).stderr
+    listing = run("list", stdin=as_anna()).stdout.splitlines()
     assert listing[1].split()[:3] == ["anna", "admin", "enabled"]
     assert listing[2].split()[:3] == ["otto", "shift_supervisor", "disabled"]
 
@@ -195,16 +238,22 @@ def test_cli_user_lifecycle(tmp_path, db_url):
         ]
         with pytest.raises(users.AccountDisabled):
             users.verify_login(engine, "otto", PW2)
-        run("enable", "otto")
+        run("enable", "otto", stdin=as_anna())
         (old_hash,) = db_rows(engine, "SELECT password_hash FROM users WHERE name = 'otto'")[0]
-        run("reset-password", "otto", "--password-stdin", stdin="Third pass 99\n")
+        run("reset-password", "otto", "--password-stdin", stdin=as_anna("Third pass 99"))
         (new_hash,) = db_rows(engine, "SELECT password_hash FROM users WHERE name = 'otto'")[0]
         assert new_hash != old_hash
         assert users.verify_login(engine, "otto", "Third pass 99").role == "shift_supervisor"
+        run("set-role", "otto", "viewer", stdin="", who=("--local-owner",))
+        trail = [(r.entry.user, r.entry.action, r.entry.result) for r in audit.query(engine, audit.AuditQuery(newest_first=False))]
+        assert trail[0] == ("anna", "create_first_admin", "ok")
+        assert ("otto", "manage_users", "denied") in trail and ("anna", "login", "refused") in trail
+        assert trail[-1][0].startswith("local-owner:") and trail[-1][1:] == ("manage_users", "ok")
+        assert audit.verify(engine).intact
     finally:
         engine.dispose()
 
-    secrets = [PW, PW2, "Third pass 99", long_pw]
+    secrets = [PW, PW2, "Third pass 99", long_pw, "Wrong pass 11"]
     everything = "\n".join(outputs)
     assert not [s for s in secrets if s in everything]
     dump = db_dump(tmp_path / "hmi.db")

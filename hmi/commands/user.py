@@ -10,10 +10,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from hmi.commands.acting import STDIN, add_actor_options, command_service
 from hmi.commands.errors import CommandError
 from hmi.config import load_config
 from hmi.domain.passwords import PasswordRejected
-from hmi.domain.permissions import PermissionDenied, UnknownRole, role_names
+from hmi.domain.permissions import PermissionDenied, Role, UnknownRole, parse_role, role_names
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -24,21 +25,27 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     def verb(name: str, help_: str, handler: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
         v = verbs.add_parser(name, parents=[common], help=help_)
         v.set_defaults(handler=handler)
+        add_actor_options(v)
         return v
 
-    add = verb("add", "add a user", run_add)
+    add = verb("add", "add a user (the first one, an admin, needs no --user)", run_add)
     add.add_argument("name")
     add.add_argument("--role", required=True, help="one of: " + ", ".join(role_names()))
-    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--password-stdin", action="store_true", help=NEW_PASSWORD_HELP)
     verb("list", "list the users", run_list)
     verb("disable", "stop a user from logging in", run_disable).add_argument("name")
     verb("enable", "let a disabled user log in again", run_enable).add_argument("name")
     reset = verb("reset-password", "set a new password and clear a lockout", run_reset_password)
     reset.add_argument("name")
-    reset.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    reset.add_argument("--password-stdin", action="store_true", help=NEW_PASSWORD_HELP)
     role = verb("set-role", "give a user another role", run_set_role)
     role.add_argument("name")
     role.add_argument("role", help="one of: " + ", ".join(role_names()))
+
+
+NEW_PASSWORD_HELP = (
+    "read the new password from standard input (the line after the acting user's password, if that is read there too)"
+)
 
 
 def _engine(args: argparse.Namespace):  # noqa: ANN202 - sqlalchemy is imported only when a command runs
@@ -54,48 +61,55 @@ def _engine(args: argparse.Namespace):  # noqa: ANN202 - sqlalchemy is imported 
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """The store's and the domain's refusals as one-line CommandErrors."""
+    """The store's, the services' and the domain's refusals as one-line CommandErrors."""
+    from hmi.store.audit import AuditUnavailable
     from hmi.store.users import UserError
 
     try:
         yield
-    except (UserError, PasswordRejected, UnknownRole, PermissionDenied) as exc:
+    except (UserError, PasswordRejected, UnknownRole, PermissionDenied, AuditUnavailable) as exc:
         raise CommandError(str(exc)) from None
 
 
-def _read_password(args: argparse.Namespace) -> str:
+def _new_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    elif sys.stdin.isatty():
-        password = getpass.getpass("password: ")
+        return STDIN.next("new password")
+    if sys.stdin.isatty():
+        password = getpass.getpass("new password: ")
         if getpass.getpass("again: ") != password:
             raise CommandError("the two passwords differ")
-    else:
-        raise CommandError("no password: pass --password-stdin and write it to standard input")
-    if not password:
-        raise CommandError("empty password on standard input")
-    return password
+        if not password:
+            raise CommandError("empty password")
+        return password
+    raise CommandError("no password: pass --password-stdin and write it to standard input")
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from hmi.store import users
+    from hmi.services import login, user_admin
 
-    password = _read_password(args)
+    engine = _engine(args)
     with _user_errors():
-        user = users.add_user(_engine(args), args.name, args.role, password)
+        if not (args.user or args.local_owner) and login.needs_first_admin(engine):
+            if parse_role(args.role) is not Role.ADMIN:
+                raise CommandError("the first user must be an admin: --role admin")
+            user = login.create_first_admin(engine, args.name, _new_password(args))
+        else:
+            commands = command_service(args, engine)
+            user = user_admin.add_user(commands, args.name, args.role, _new_password(args))
     print(f"added {user.name} ({user.role})")
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from hmi.store import users
+    from hmi.services import login, user_admin
 
+    engine = _engine(args)
     now = time.time()
     with _user_errors():
-        rows = users.list_users(_engine(args))
-    if not rows:
-        print("no users; add the first admin with: hmi user add NAME --role admin --password-stdin", file=sys.stderr)
-        return 0
+        if login.needs_first_admin(engine):
+            print("no users; add the first admin with: hmi user add NAME --role admin --password-stdin", file=sys.stderr)
+            return 0
+        rows = user_admin.list_users(command_service(args, engine))
     width = max(len(u.name) for u in rows)
     print(f"{'name':<{width}}  {'role':<19}  {'state':<8}  failed  locked")
     for u in rows:
@@ -106,37 +120,41 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_disable(args: argparse.Namespace) -> int:
-    from hmi.store import users
+    from hmi.services import user_admin
 
+    engine = _engine(args)
     with _user_errors():
-        users.disable(_engine(args), args.name)
+        user_admin.disable(command_service(args, engine), args.name)
     print(f"disabled {args.name}")
     return 0
 
 
 def run_enable(args: argparse.Namespace) -> int:
-    from hmi.store import users
+    from hmi.services import user_admin
 
+    engine = _engine(args)
     with _user_errors():
-        users.enable(_engine(args), args.name)
+        user_admin.enable(command_service(args, engine), args.name)
     print(f"enabled {args.name}")
     return 0
 
 
 def run_reset_password(args: argparse.Namespace) -> int:
-    from hmi.store import users
+    from hmi.services import user_admin
 
-    password = _read_password(args)
+    engine = _engine(args)
     with _user_errors():
-        users.reset_password(_engine(args), args.name, password)
+        commands = command_service(args, engine)
+        user_admin.reset_password(commands, args.name, _new_password(args))
     print(f"password of {args.name} reset; failed logins cleared")
     return 0
 
 
 def run_set_role(args: argparse.Namespace) -> int:
-    from hmi.store import users
+    from hmi.services import user_admin
 
+    engine = _engine(args)
     with _user_errors():
-        user = users.set_role(_engine(args), args.name, args.role)
+        user = user_admin.set_role(command_service(args, engine), args.name, args.role)
     print(f"{user.name} is now {user.role}")
     return 0

@@ -1,8 +1,8 @@
-"""The tables (SQLAlchemy Core): the historian (tags, raw samples, min/max rollups) and the users."""
+"""The tables (SQLAlchemy Core): the historian (tags, raw samples, min/max rollups), the users and the audit trail."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Integer, MetaData, SmallInteger, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, SmallInteger, Table, Text
 
 metadata = MetaData()
 
@@ -67,4 +67,36 @@ users = Table(
     Column("locked_until", Float, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+)
+
+# The audit trail (hmi.domain.audit): append-only, each row chained to the one before by its hash.
+# seq is given by the writer (1, 2, ...) under the lock of the audit_head row, so a gap means a
+# deleted row; triggers refuse UPDATE and DELETE, and `hmi audit verify` finds what got past them.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts_us", BigInteger, nullable=False),
+    Column("user_name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("workstation", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("result", Text, nullable=False),
+    Column("old_value", Text, nullable=True),
+    Column("new_value", Text, nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    Index("ix_audit_log_ts", "ts_us"),
+)
+
+# One row (id = 1): the last record's seq and hash. Appenders lock it, so the chain stays a chain
+# with several workstations writing; it also shows records cut off the end.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", Text, nullable=False),
 )

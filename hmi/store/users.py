@@ -1,9 +1,8 @@
-"""Users in the database: add, list, change role, disable/enable, reset password, verify a login.
+"""Users in the database: read them, insert and change them in a caller's transaction, verify a login.
 
 Passwords are checked against the policy (hmi.domain.passwords) before bcrypt sees them, and only
-their bcrypt hash (cost 12) is stored. A function given an ``actor`` checks that the actor may
-manage users; ``actor=None`` is the local owner of the database (the `hmi user` command line, the
-first-run admin), who can already write the file directly.
+their bcrypt hash (cost 12) is stored. Who may change users, and the audit record of each change,
+are the business of hmi.services.user_admin, which every caller (GUI and CLI) goes through.
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ from sqlalchemy import exc, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from hmi.domain.passwords import MAX_BYTES, check_password, locked_until
-from hmi.domain.permissions import Action, Principal, Role, parse_role, require
-from hmi.store.db import BEGIN_IMMEDIATE
+from hmi.domain.permissions import Role, parse_role
+from hmi.store.locking import write_connection
 from hmi.store.schema import users
 
 BCRYPT_ROUNDS = 12
@@ -98,21 +97,12 @@ def _burn_time(password: str) -> None:
     bcrypt.checkpw(password.encode("utf-8")[:MAX_BYTES], _dummy_hash)
 
 
-def _check_actor(actor: Principal | None) -> None:
-    if actor is not None:
-        require(actor, Action.MANAGE_USERS)
-
-
 def _check_name(name: str) -> str:
     if not NAME_RE.match(name):
         raise UserError(
             f"invalid user name {name[:80]!r}: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
     return name
-
-
-def _writer(engine: Engine) -> Connection:
-    return engine.connect().execution_options(**{BEGIN_IMMEDIATE: True})
 
 
 def _get(conn: Connection, name: str) -> UserInfo:
@@ -122,40 +112,51 @@ def _get(conn: Connection, name: str) -> UserInfo:
     return UserInfo(*row)
 
 
-def get_user(engine: Engine, name: str) -> UserInfo:
+def get_user(target: Engine | Connection, name: str) -> UserInfo:
     """One user by name; UnknownUser if there is none."""
-    with engine.connect() as conn:
+    if isinstance(target, Connection):
+        return _get(target, name)
+    with target.connect() as conn:
         return _get(conn, name)
 
 
-def list_users(engine: Engine, *, actor: Principal | None = None) -> list[UserInfo]:
+def list_users(target: Engine | Connection) -> list[UserInfo]:
     """Every user, by name."""
-    _check_actor(actor)
-    with engine.connect() as conn:
-        return [UserInfo(*row) for row in conn.execute(select(*_COLUMNS).order_by(users.c.name))]
+    if isinstance(target, Connection):
+        return [UserInfo(*row) for row in target.execute(select(*_COLUMNS).order_by(users.c.name))]
+    with target.connect() as conn:
+        return list_users(conn)
 
 
-def add_user(
-    engine: Engine, name: str, role: str | Role, password: str, *, actor: Principal | None = None, now: Clock = time.time
-) -> UserInfo:
-    """Create an enabled user; UserExists, UnknownRole or PasswordRejected (with the reason) otherwise."""
-    _check_actor(actor)
+def count_users(conn: Connection) -> int:
+    """How many users there are, enabled or not."""
+    return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+
+def new_password_hash(password: str, name: str) -> str:
+    """The bcrypt hash of a new password for ``name``; PasswordRejected (with the reason) if it fails the policy."""
+    check_password(password, name)
+    return hash_password(password)
+
+
+def insert_user(conn: Connection, name: str, role: str | Role, pw_hash: str, *, now: Clock = time.time) -> UserInfo:
+    """Create an enabled user in the caller's transaction; UserExists, UnknownRole or UserError otherwise."""
     _check_name(name)
     r = role if isinstance(role, Role) else parse_role(role)
-    check_password(password, name)
-    pw_hash = hash_password(password)
+    if conn.execute(select(users.c.id).where(users.c.name == name)).first() is not None:
+        raise UserExists(f"user {name!r} already exists")
     t = now()
     try:
-        with _writer(engine) as conn, conn.begin():
+        with conn.begin_nested():
             conn.execute(
                 insert(users).values(
                     name=name, role=r.value, password_hash=pw_hash, enabled=True, failed_logins=0,
                     locked_until=None, created_at=t, updated_at=t,
                 )  # fmt: skip
             )
-            return _get(conn, name)
     except exc.IntegrityError:
         raise UserExists(f"user {name!r} already exists") from None
+    return _get(conn, name)
 
 
 def _enabled_admins(conn: Connection) -> int:
@@ -163,44 +164,34 @@ def _enabled_admins(conn: Connection) -> int:
     return int(conn.execute(q).scalar_one())
 
 
-def _change(engine: Engine, name: str, values: dict, *, guard_last_admin: bool, now: Clock) -> UserInfo:
-    with _writer(engine) as conn, conn.begin():
-        before = _get(conn, name)
-        if guard_last_admin and before.role == Role.ADMIN.value and before.enabled and _enabled_admins(conn) <= 1:
-            raise LastAdmin(f"{name} is the last enabled admin; add or enable another admin first")
-        conn.execute(update(users).where(users.c.name == name).values(**values, updated_at=now()))
-        return _get(conn, name)
+def has_enabled_admin(target: Engine | Connection) -> bool:
+    """Whether some admin can log in (false on first run)."""
+    if isinstance(target, Connection):
+        return _enabled_admins(target) > 0
+    with target.connect() as conn:
+        return _enabled_admins(conn) > 0
 
 
-def set_role(
-    engine: Engine, name: str, role: str | Role, *, actor: Principal | None = None, now: Clock = time.time
-) -> UserInfo:
-    """Give ``name`` another role; the last enabled admin keeps the admin role."""
-    _check_actor(actor)
+def change_user(
+    conn: Connection, name: str, values: dict, *, guard_last_admin: bool, now: Clock = time.time
+) -> tuple[UserInfo, UserInfo]:
+    """Update ``name`` in the caller's transaction; (before, after). The last enabled admin is kept if guarded."""
+    before = _get(conn, name)
+    if guard_last_admin and before.role == Role.ADMIN.value and before.enabled and _enabled_admins(conn) <= 1:
+        raise LastAdmin(f"{name} is the last enabled admin; add or enable another admin first")
+    conn.execute(update(users).where(users.c.name == name).values(**values, updated_at=now()))
+    return before, _get(conn, name)
+
+
+def role_change(role: str | Role) -> tuple[dict, bool]:
+    """The values and last-admin guard for giving a user ``role`` (UnknownRole if there is no such role)."""
     r = role if isinstance(role, Role) else parse_role(role)
-    return _change(engine, name, {"role": r.value}, guard_last_admin=r is not Role.ADMIN, now=now)
+    return {"role": r.value}, r is not Role.ADMIN
 
 
-def disable(engine: Engine, name: str, *, actor: Principal | None = None, now: Clock = time.time) -> UserInfo:
-    """Stop ``name`` from logging in (the user and their history stay); not the last enabled admin."""
-    _check_actor(actor)
-    return _change(engine, name, {"enabled": False}, guard_last_admin=True, now=now)
-
-
-def enable(engine: Engine, name: str, *, actor: Principal | None = None, now: Clock = time.time) -> UserInfo:
-    """Let ``name`` log in again."""
-    _check_actor(actor)
-    return _change(engine, name, {"enabled": True}, guard_last_admin=False, now=now)
-
-
-def reset_password(
-    engine: Engine, name: str, password: str, *, actor: Principal | None = None, now: Clock = time.time
-) -> UserInfo:
-    """Set a new password (policy checked) and clear the failed-login count and any lock."""
-    _check_actor(actor)
-    check_password(password, name)
-    values = {"password_hash": hash_password(password), "failed_logins": 0, "locked_until": None}
-    return _change(engine, name, values, guard_last_admin=False, now=now)
+def password_change(pw_hash: str) -> dict:
+    """The values for a new password: the hash, and the failed-login count and any lock cleared."""
+    return {"password_hash": pw_hash, "failed_logins": 0, "locked_until": None}
 
 
 def verify_login(engine: Engine, name: str, password: str, *, now: Clock = time.time) -> UserInfo:
@@ -221,7 +212,7 @@ def verify_login(engine: Engine, name: str, password: str, *, now: Clock = time.
         raise AccountLocked(name, info.locked_until - t)
     raw = password.encode("utf-8")
     ok = len(raw) <= MAX_BYTES and bcrypt.checkpw(raw, pw_hash.encode("ascii"))
-    with _writer(engine) as conn, conn.begin():
+    with write_connection(engine) as conn, conn.begin():
         if not ok:
             failures = int(
                 conn.execute(select(users.c.failed_logins).where(users.c.name == name)).scalar_one()
