@@ -1,18 +1,28 @@
-"""What every pane gets: the plant, the live values, the history, the links and the app-wide signals."""
+"""What every pane gets: the plant, the live values, the history, the links, the session and the app-wide signals."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from hmi.domain.permissions import Action
 from hmi.domain.plant import Plant
+from hmi.domain.session import Session, SessionLocked
 from hmi.domain.tag_bus import TagBus
 from hmi.domain.tags import TagValue
 from hmi.io.link import LinkStatus
+from hmi.services.commands import CommandService, workstation_name
 from hmi.store.writer import WriterStats
 
 REFRESH_MS = 100
+T = TypeVar("T")
+
+
+class NoCommands(Exception):
+    """This window was built without a database for commands (a viewer or a test)."""
 
 
 class AppContext(QObject):
@@ -25,6 +35,7 @@ class AppContext(QObject):
     tick = Signal(object)  # set[str]: tag ids changed since the previous tick
     open_trends = Signal(object)  # list[str]: tag ids the trends pane should show
     status_changed = Signal()  # links or historian state may have changed
+    session_changed = Signal()  # login, logout, switch of user, lock
 
     def __init__(
         self,
@@ -34,8 +45,15 @@ class AppContext(QObject):
         links: Callable[[], tuple[LinkStatus, ...]] = tuple,
         historian: Callable[[], WriterStats | None] = lambda: None,
         parent: QObject | None = None,
+        *,
+        session: Session | None = None,
+        commands: CommandService | None = None,
     ) -> None:
         super().__init__(parent)
+        self.session = session or Session(workstation_name())
+        self.commands = commands
+        # Set by the main window: shows the login dialog, True once someone logged in.
+        self.login_prompt: Callable[[], Awaitable[bool]] | None = None
         self.plant = plant
         self.bus = bus
         self.history_url = history_url
@@ -64,6 +82,25 @@ class AppContext(QObject):
     def historian(self) -> WriterStats | None:
         """The historian writer's counters, or None where there is no writer (a viewer or a test)."""
         return self._historian()
+
+    def may(self, action: Action) -> bool:
+        """Whether the session's user may do ``action`` now (to enable buttons; the service checks again)."""
+        return self.session.may(action)
+
+    async def command(self, call: Callable[[CommandService], T]) -> T:
+        """Run ``call(commands)`` (a service call) in an executor as the session's user.
+
+        A locked station first asks for a login (login_prompt); SessionLocked if nobody logs in.
+        PermissionDenied, AuditUnavailable and the services' own errors reach the caller.
+        """
+        if self.commands is None:
+            raise NoCommands("this window has no database for commands")
+        if self.session.locked:
+            if self.login_prompt is None or not await self.login_prompt():
+                raise SessionLocked("the workstation is locked: log in to give commands")
+        actor = self.session.actor()  # on this thread, at the moment of the click
+        commands = CommandService(self.commands.engine, lambda: actor, self.commands.workstation)
+        return await asyncio.get_running_loop().run_in_executor(None, call, commands)
 
     def refresh(self) -> None:
         """Emit one tick now with what changed (the timer calls this; tests may too)."""
