@@ -109,6 +109,7 @@ async def _run(
         links=lambda: tuple(s.status for s in runtime.sources),
         historian=runtime.writer.stats,
     )
+    ctx.setpoint_writer = lambda tag, value: runtime.write_setpoint(tag, value)
     window = MainWindow(ctx, panes, title_suffix=title_suffix)
     closed = asyncio.Event()
     window.closed.connect(closed.set)

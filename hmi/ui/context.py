@@ -54,6 +54,8 @@ class AppContext(QObject):
         self.commands = commands
         # Set by the main window: shows the login dialog, True once someone logged in.
         self.login_prompt: Callable[[], Awaitable[bool]] | None = None
+        # Set by hmi.app: writes a setpoint tag's value to its PLC (blocking; call it in an executor).
+        self.setpoint_writer: Callable[[str, float], None] | None = None
         self.plant = plant
         self.bus = bus
         self.history_url = history_url
