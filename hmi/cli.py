@@ -44,7 +44,7 @@ def setup_logging(verbose: bool) -> None:
 
 
 # Options whose value may start with a dash (relative times such as -15m).
-DASH_VALUE_OPTIONS = ("--from", "--to")
+DASH_VALUE_OPTIONS = ("--from", "--to", "--since", "--until")
 
 
 def join_dash_values(argv: Sequence[str]) -> list[str]:
