@@ -20,6 +20,22 @@ class ConfigError(Exception):
     """A configuration that cannot be used; the message names the file, the key and what was expected."""
 
 
+# user:password@ in a URL, and a password=... query parameter (libpq takes both).
+_URL_PASSWORD = re.compile(r"(?P<keep>://[^:/@\s]*:)[^@\s]+@")
+_QUERY_PASSWORD = re.compile(r"(?P<keep>[?&]password=)[^&#\s'\"]*", re.IGNORECASE)
+
+
+def url_has_password(url: str) -> bool:
+    """True when a URL carries a non-empty password (``user:pw@host`` or ``?password=pw``)."""
+    # The same split as SQLAlchemy's make_url: user up to ':' or '/', password up to '@'.
+    return bool(re.match(r"^[\w+]+://[^:/]*:[^@]+@", url) or re.search(r"[?&]password=[^&#\s]", url, re.I))
+
+
+def mask_passwords(text: str) -> str:
+    """The text with any password in a URL replaced by ``***``, for messages."""
+    return _QUERY_PASSWORD.sub(r"\g<keep>***", _URL_PASSWORD.sub(r"\g<keep>***@", text))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -34,6 +50,11 @@ class DatabaseConfig(_Strict):
     def _known_dialect(cls, url: str | None) -> str | None:
         if url is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
             raise ValueError("expected an sqlite:/// or postgresql+psycopg:// URL")
+        if url is not None and url_has_password(url):
+            raise ValueError(
+                "carries a password: remove it from the file and store it with `hmi secret set database` "
+                "(or set the environment variable HMI_SECRET_DATABASE where the machine has no keyring)"
+            )
         return url
 
 
@@ -60,7 +81,9 @@ class EndpointConfig(_Strict):
     trust_dir: str | None = Field(
         default=None, description="folder of trusted server certificates (DER or PEM); required with security"
     )
-    username: str | None = None
+    username: str | None = Field(
+        default=None, description="user to log in as; its password is the secret opcua.<name> (hmi secret set)"
+    )
 
     @model_validator(mode="after")
     def _security_complete(self) -> EndpointConfig:
@@ -132,6 +155,20 @@ class PlantConfig(_Strict):
         """The configured database URL, or the local SQLite historian."""
         return self.database.url or default_database_url()
 
+    def required_secrets(self, database_url: str | None = None) -> list[tuple[str, str, bool]]:
+        """The secrets this plant needs: (name, what it is for, required); see hmi.secrets for the names."""
+        from hmi.secrets import DATABASE_SECRET, opcua_secret
+
+        needed: list[tuple[str, str, bool]] = []
+        url = database_url or self.database_url
+        user = re.match(r"^postgresql(\+\w+)?://(?P<user>[^:/@?#]+)@", url)
+        if user and not url_has_password(url):
+            needed.append((DATABASE_SECRET, f"database user {user['user']} (optional: peer/trust auth needs none)", False))
+        for ep in self.endpoints:
+            if ep.username:
+                needed.append((opcua_secret(ep.name), f"endpoint {ep.name} user {ep.username}", True))
+        return needed
+
     def endpoint(self, name: str) -> EndpointConfig:
         """The endpoint with this name."""
         return next(e for e in self.endpoints if e.name == name)
@@ -171,6 +208,7 @@ def _describe(error: dict) -> str:
         message = "required key is missing"
     got = error.get("input")
     shown = "" if error["type"] in ("missing", "model_type") or isinstance(got, dict) else f" (got {got!r})"
+    shown = mask_passwords(shown)
     return f"{where or '(top level)'}: {message}{shown}"
 
 

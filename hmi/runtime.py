@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hmi.config import PlantConfig
+from hmi.config import ConfigError, EndpointConfig, PlantConfig
 from hmi.domain.plant import Plant
 from hmi.domain.tag_bus import TagBus
 from hmi.domain.tags import Quality, TagValue
@@ -49,6 +49,18 @@ class RuntimeStatus:
         )
 
 
+def endpoint_password(endpoint: EndpointConfig) -> str | None:
+    """The password of an endpoint's ``username`` (secret ``opcua.<name>``); ConfigError naming the fix if unset."""
+    if not endpoint.username:
+        return None
+    from hmi.secrets import SecretError, get_secret, opcua_secret
+
+    try:
+        return get_secret(opcua_secret(endpoint.name))
+    except SecretError as exc:
+        raise ConfigError(f"endpoint {endpoint.name} (user {endpoint.username}) has no password: {exc}") from None
+
+
 class Runtime:
     """Acquisition and historian for one plant configuration."""
 
@@ -60,7 +72,8 @@ class Runtime:
         self.writer = HistorianWriter.from_config(self.database_url, config.historian)
         self.bus.subscribe(self.writer.consume)
         self.sources = [
-            OpcUaSource(ep, [t for t in self.plant.tags if t.endpoint == ep.name], self._hand_over)
+            OpcUaSource(ep, [t for t in self.plant.tags if t.endpoint == ep.name], self._hand_over,
+                        password=endpoint_password(ep))
             for ep in config.endpoints
         ]
         self._acquisition = AcquisitionLoop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -45,6 +46,28 @@ def _client_security(args: argparse.Namespace) -> dict[str, str] | None:
     return {"security_policy": policy, "security_mode": mode} | {k: str(v.resolve()) for k, (_, v) in files.items()}
 
 
+def _endpoint_extras(args: argparse.Namespace) -> dict[str, str] | None:
+    """The printed endpoint's security settings and user name (its password is the HMI's secret)."""
+    extras = (_client_security(args) or {}) | ({"username": args.user} if args.user else {})
+    return extras or None
+
+
+def _user_password(args: argparse.Namespace) -> str | None:
+    """--user's password from the variable --password-env names; ValueError when it is not usable."""
+    if args.user is None:
+        if args.password_env:
+            raise ValueError("--password-env needs --user")
+        return None
+    if args.print_config:
+        return None
+    if not args.password_env:
+        raise ValueError("--user needs --password-env VAR (the environment variable that holds the password)")
+    password = os.environ.get(args.password_env)
+    if not password:
+        raise ValueError(f"--password-env {args.password_env}: that environment variable is not set or empty")
+    return password
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(prog="plc-sim", description="An OPC UA server that simulates the plant.")
@@ -80,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     sec.add_argument("--client-certificate", type=Path, help="--print-config: the HMI's certificate")
     sec.add_argument("--client-private-key", type=Path, help="--print-config: the HMI's private key")
     sec.add_argument("--trust-dir", type=Path, help="--print-config: the HMI's folder of trusted server certificates")
+    auth = p.add_argument_group(
+        "user authentication",
+        "Accept only this user (no anonymous sessions); the password is read from an environment "
+        "variable so it never shows on a command line.",
+    )
+    auth.add_argument("--user", metavar="NAME", help="the one user name the server accepts")
+    auth.add_argument("--password-env", metavar="VAR", help="environment variable that holds --user's password")
     p.add_argument("--print-config", action="store_true", help="print the config for this simulator and exit")
     p.add_argument("--verbose", action="store_true", help="log episodes and server messages to stderr")
     return p
@@ -124,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
             extra_tags=args.extra_tags,
             extra_rate=args.extra_rate,
             fault_tags=args.fault_tags,
-            security=_client_security(args) if args.print_config else None,
+            security=_endpoint_extras(args) if args.print_config else None,
         )
+        password = _user_password(args)
     except ConfigError as exc:
         print(f"plc-sim: {exc}", file=sys.stderr)
         return 2
@@ -151,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         certificate=args.certificate,
         private_key=args.private_key,
         secure_only=args.secure_only,
+        user=args.user,
+        password=password,
     )
     try:
         return asyncio.run(_serve(SimServer(config, options)))

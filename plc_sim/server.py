@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import math
 import time
@@ -12,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from asyncua import Server, ua
+from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.server.user_managers import UserManager
 
 from hmi.config import PlantConfig
 from hmi.domain.plant import TagKind, TagSpec
@@ -51,6 +54,9 @@ class SimOptions:
     certificate: Path | None = None
     private_key: Path | None = None
     secure_only: bool = False  # offer no unsecured (None) endpoint beside the secured ones
+    # Accept only this user with this password (no anonymous sessions); None: anyone, anonymously.
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
 
 
 def security_policy_type(name: str) -> ua.SecurityPolicyType:
@@ -103,6 +109,23 @@ def parse_node_id(text: str) -> ua.NodeId:
 
 def _timestamp(ts_us: int) -> datetime:
     return EPOCH + timedelta(microseconds=ts_us)
+
+
+class OneUser(UserManager):
+    """Accepts one user name with its password; refuses everyone else (asyncua then answers BadUserAccessDenied)."""
+
+    def __init__(self, name: str, password: str) -> None:
+        self._name = name
+        self._password = password.encode("utf-8")
+
+    def get_user(self, iserver: object, username: str | None = None, password: str | None = None,
+                 certificate: object = None) -> User | None:
+        """The user when name and password match, else None."""
+        given = (password or "").encode("utf-8")
+        if username == self._name and hmac.compare_digest(given, self._password):
+            return User(role=UserRole.User)
+        log.warning("refused a session for user %r: wrong user name or password", username)
+        return None
 
 
 class SimServer:
@@ -189,6 +212,11 @@ class SimServer:
         if not opts.secure_only:
             policies.insert(0, ua.SecurityPolicyType.NoSecurity)
         self._server.set_security_policy(policies)
+        if opts.user is not None:
+            if not opts.password:
+                raise ValueError("a user needs a password")
+            self._server.iserver.set_user_manager(OneUser(opts.user, opts.password))
+            self._server.set_identity_tokens([ua.UserNameIdentityToken])
 
     def _group(
         self, tags: Sequence[TagSpec], nodes: dict[str, ua.NodeId], rate: float, seed: int | None, every: float | None

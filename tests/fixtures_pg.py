@@ -93,6 +93,35 @@ class PostgresServer:
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute(sql)
 
+    def add_password_role(self, role: str, password: str, database: str) -> str:
+        """A login role that must give its password (SCRAM over TCP), owning a new database; its URL, no password.
+
+        Additive: one pg_hba.conf line for this role alone goes ahead of the trust lines, so every
+        other user keeps trust authentication. The server is sent the SCRAM verifier, never the password.
+        """
+        import time
+
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
+            verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
+            conn.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{verifier}'")
+            conn.execute(f'CREATE DATABASE "{database}" OWNER "{role}"')
+        hba = self.data / "pg_hba.conf"
+        line = f"host all {role} 127.0.0.1/32 scram-sha-256\n"
+        text = hba.read_text()
+        if line not in text:
+            hba.write_text(line + text)
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "reload")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # reload is asynchronous: wait until the role is asked for its password
+            try:
+                psycopg.connect(f"host=127.0.0.1 port={self.port} user={role} dbname={database}").close()
+            except psycopg.OperationalError:
+                break
+            time.sleep(0.05)
+        return f"postgresql+psycopg://{role}@127.0.0.1:{self.port}/{database}"
+
     def watch(self, pid: int) -> None:
         """Stop the server and remove its directory when process ``pid`` ends without teardown (killed pytest)."""
         pg_ctl = f"{self.bindir / 'pg_ctl'} -D {self.data} -m immediate -w stop"

@@ -65,3 +65,39 @@ def test_security_needs_certificates_and_a_trust_list():
     text = PLANT.replace('publishing_interval_ms = 100', 'publishing_interval_ms = 250\nsecurity_policy = "Basic256Sha256"\nsecurity_mode = "SignAndEncrypt"')
     with pytest.raises(ConfigError, match="also needs certificate, private_key, trust_dir"):
         parse_config(text, "plant.toml")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://hmi:Hunter-2-xyz@db.example/plant",
+        "postgresql://hmi:Hunter-2-xyz@db.example:5432/plant",
+        "postgresql+psycopg://db.example/plant?user=hmi&password=Hunter-2-xyz",
+    ],
+)
+def test_a_database_password_in_the_config_is_refused_without_repeating_it(url):
+    with pytest.raises(ConfigError) as err:
+        parse_config(PLANT.replace("[database]", f'[database]\nurl = "{url}"', 1), "plant.toml")
+    message = str(err.value)
+    assert message.startswith("plant.toml: database.url: carries a password: remove it")
+    assert "hmi secret set database" in message and "HMI_SECRET_DATABASE" in message
+    assert "Hunter-2-xyz" not in message
+
+
+def test_a_password_in_any_rejected_url_is_masked():
+    with pytest.raises(ConfigError) as err:
+        parse_config(PLANT.replace("[database]", '[database]\nurl = "mysql://hmi:Hunter-2-xyz@db/plant"', 1))
+    assert "expected an sqlite" in str(err.value) and "Hunter-2-xyz" not in str(err.value)
+    assert "mysql://hmi:***@db/plant" in str(err.value)
+
+
+def test_the_secrets_a_config_needs():
+    assert load_config().required_secrets() == []
+    text = PLANT.replace("[database]", '[database]\nurl = "postgresql+psycopg://hmi@db.example/plant"', 1)
+    text = text.replace('url = "opc.tcp://127.0.0.1:4840/hmi/plc"',
+                        'url = "opc.tcp://127.0.0.1:4840/hmi/plc"\nusername = "operator"', 1)
+    config = parse_config(text)
+    assert [(name, required) for name, _, required in config.required_secrets()] == [
+        ("database", False), ("opcua.plc1", True)]
+    assert [n for n, _, _ in config.required_secrets("sqlite:///x.sqlite")] == ["opcua.plc1"]
+    assert [n for n, _, _ in config.required_secrets("postgresql+psycopg://hmi:given@db/plant")] == ["opcua.plc1"]

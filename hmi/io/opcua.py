@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -39,6 +40,24 @@ _POLICIES = {
     "Aes128Sha256RsaOaep": security_policies.SecurityPolicyAes128Sha256RsaOaep,
     "Aes256Sha256RsaPss": security_policies.SecurityPolicyAes256Sha256RsaPss,
 }
+
+
+# asyncua logs every request it sends at DEBUG, the ActivateSession one with the user's password.
+_PASSWORD_FIELD = re.compile(r"""Password=b(?:'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*")""")
+
+
+class RedactPasswords(logging.Filter):
+    """Replaces ``Password=b'...'`` in a log record by ``Password=<redacted>``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message; never drops it."""
+        message = record.getMessage()
+        if "Password=" in message:
+            record.msg, record.args = _PASSWORD_FIELD.sub("Password=<redacted>", message), ()
+        return True
+
+
+logging.getLogger("asyncua.client.ua_client.UASocketProtocol").addFilter(RedactPasswords())
 
 
 def _epoch(ts: datetime | None, fallback: float) -> float:

@@ -26,17 +26,37 @@ def safe_url(url: str | URL) -> str:
         return "<unparseable database URL>"
 
 
+def resolve_database_url(url: str | URL) -> URL:
+    """The URL to connect with: a PostgreSQL URL with a user and no password gets the secret ``database``.
+
+    The secret comes from ``HMI_SECRET_DATABASE`` or the OS keyring (see hmi.secrets); where it is set
+    nowhere the URL stays without a password (peer or trust authentication needs none). A password
+    already in the URL (``--db`` on the user's own command line) is kept. ArgumentError if unparseable.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql" or not parsed.username or parsed.password is not None:
+        return parsed
+    if "password" in parsed.query:
+        return parsed
+    from hmi.secrets import DATABASE_SECRET, find_secret
+
+    password = find_secret(DATABASE_SECRET)
+    return parsed if password is None else parsed.set(password=password)
+
+
 def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, check: bool = True) -> Engine:
     """An Engine for an sqlite:/// or postgresql+psycopg:// URL; DatabaseUnavailable when it cannot be used.
 
     With ``check`` one connection is opened at once, so a bad path or a missing server is
-    reported here with a clear message rather than at the first write.
+    reported here with a clear message rather than at the first write. A PostgreSQL password
+    comes from the secret ``database`` (resolve_database_url).
     """
     try:
-        parsed = make_url(url)
+        parsed = resolve_database_url(url)
     except exc.ArgumentError:
+        scheme = str(url).split("://", 1)[0][:40] if "://" in str(url) else "?"
         raise DatabaseUnavailable(
-            f"not a database URL: {str(url)[:80]!r}; expected sqlite:///PATH or postgresql+psycopg://HOST/DB"
+            f"not a database URL (scheme {scheme!r}); expected sqlite:///PATH or postgresql+psycopg://HOST/DB"
         ) from None
     shown = parsed.render_as_string(hide_password=True)
     backend = parsed.get_backend_name()
@@ -76,6 +96,9 @@ def unavailable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
     reason = one_line(error)
     if engine.dialect.name == "sqlite":
         hint = "check that the folder exists, is writable and has free space, and that no other program locks the file"
+    elif "password" in reason.lower():
+        hint = ("the database password comes from `hmi secret set database` or the environment variable "
+                "HMI_SECRET_DATABASE: set the right one, and check the user name")
     else:
         hint = "check that the server is running and reachable, and the user, password and database name"
     return DatabaseUnavailable(f"database {shown} is unavailable: {reason}; {hint}")
