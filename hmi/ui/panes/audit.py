@@ -1,0 +1,460 @@
+"""Audit pane: the audit trail for admins and shift supervisors, with filters, a chain check and an export.
+
+Everyone else (and a locked station) sees one calm line and no records. Every read goes through
+hmi.services.audit_view in an executor (never on the GUI thread) as the session's user; while the
+pane is visible it asks every few seconds only for the records after the newest one it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from hmi.domain.audit import ChainReport, Event, Outcome
+from hmi.domain.permissions import Action, PermissionDenied
+from hmi.domain.session import SessionLocked
+from hmi.services import audit_view
+from hmi.store.audit import US, AuditQuery
+from hmi.ui import theme
+from hmi.ui.audit_model import COL, AuditTableModel, sort_proxy
+from hmi.ui.context import AppContext
+from hmi.ui.pane_registry import PaneSpec, register_pane
+
+log = logging.getLogger(__name__)
+
+REFUSAL = "The audit trail is for admins and shift supervisors: log in as one to see it."
+NO_DATABASE = "This window has no database, so there is no audit trail to show."
+RANGES: tuple[tuple[str, float | None], ...] = (
+    ("last hour", 3600.0), ("shift (8 h)", 8 * 3600.0), ("24 h", 86400.0), ("7 days", 7 * 86400.0), ("all", None),
+)  # fmt: skip
+DEFAULT_RANGE = 2  # 24 h
+ALL_USERS, ALL_ACTIONS, ALL_RESULTS = "all users", "all actions", "all results"
+ACTIONS = sorted({a.value for a in Action} | {e.value for e in Event})
+POLL_MS = 5000
+SEARCH_DEBOUNCE_MS = 400
+SHOW_LIMIT = 5000  # rows kept on screen; the export takes every matching record
+MAX_PROBLEM_LINES = 8
+FILE_FILTERS = {"Excel workbook (*.xlsx)": ".xlsx", "CSV, UTF-8 (*.csv)": ".csv"}
+
+
+def stylesheet(p: theme.Palette) -> str:
+    """The pane's QSS: calm greys; a broken chain in the high-alarm colour, always with a shape and words."""
+    return f"""
+    QLabel#auditRefusal {{ color: {p.text}; font-size: {theme.TITLE_PT}pt; padding: 24px; }}
+    QLabel#auditCount {{ color: {p.muted}; }}
+    QLabel#auditChain[chain="intact"] {{ color: {p.text}; }}
+    QLabel#auditChain[chain="broken"] {{ background: {theme.ALARM_HIGH}; color: #FFFFFF; font-weight: bold;
+        padding: 4px; }}
+    """
+
+
+class AuditPane(QWidget):
+    """The audit trail as a table; ``clock`` gives UTC epoch seconds (tests inject their own)."""
+
+    def __init__(self, ctx: AppContext, clock: Callable[[], float] = time.time, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("auditPane")
+        self.ctx = ctx
+        self._clock = clock
+        self._viewer: tuple[str, str] | None = None  # (name, role) whose records are shown
+        self._generation = 0  # bumped by every full load; older answers are dropped
+        self._last_seq = 0
+        self._loaded = -1  # the generation whose full load has arrived; polls add to that only
+        self._polling = False
+        self._read_failed = False
+        self._tasks: set[asyncio.Task] = set()
+        self.model = AuditTableModel(parent=self)
+        self.proxy = sort_proxy(self.model, self)
+        self._build()
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._on_poll)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.reload_later)
+        ctx.session_changed.connect(self.recheck)
+        theme.signals().changed.connect(self._on_theme)
+        self._on_theme(theme.current())
+        self.recheck(load=False)
+
+    # --- building ----------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.refusal = QLabel(REFUSAL)
+        self.refusal.setObjectName("auditRefusal")
+        self.refusal.setWordWrap(True)
+        self.refusal.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+
+        self.range_box = QComboBox()
+        self.range_box.setObjectName("auditRange")
+        for label, seconds in RANGES:
+            self.range_box.addItem(label, seconds)
+        self.range_box.setCurrentIndex(DEFAULT_RANGE)
+        self.user_box = self._combo("auditUser", ALL_USERS, [])
+        self.action_box = self._combo("auditAction", ALL_ACTIONS, ACTIONS)
+        self.result_box = self._combo("auditResult", ALL_RESULTS, [o.value for o in Outcome])
+        for box in (self.range_box, self.user_box, self.action_box, self.result_box):
+            box.activated.connect(lambda _i: self.reload_later())
+        self.search = QLineEdit()
+        self.search.setObjectName("auditSearch")
+        self.search.setPlaceholderText("search target, values, detail, user, workstation")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setObjectName("auditRefresh")
+        self.refresh_button.clicked.connect(self.reload_later)
+        self.verify_button = QPushButton("Verify chain")
+        self.verify_button.setObjectName("auditVerify")
+        self.verify_button.setToolTip("Check that no record was changed or deleted since it was written")
+        self.verify_button.clicked.connect(lambda: self._spawn(self.verify()))
+        self.export_button = QPushButton("Export…")
+        self.export_button.setObjectName("auditExport")
+        self.export_button.setToolTip("Write the records that match the filters to Excel or CSV (recorded in the trail)")
+        self.export_button.clicked.connect(self._on_export)
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.range_box)
+        filters.addWidget(self.user_box)
+        filters.addWidget(self.action_box)
+        filters.addWidget(self.result_box)
+        filters.addWidget(self.search, 1)
+        filters.addWidget(self.refresh_button)
+        filters.addWidget(self.verify_button)
+        filters.addWidget(self.export_button)
+
+        self.table = QTableView()
+        self.table.setObjectName("auditTable")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(COL["#"], Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for name, width in (("#", 60), ("time", 190), ("action", 130), ("target", 220), ("old", 110), ("new", 110), ("result", 110)):
+            self.table.setColumnWidth(COL[name], width)
+
+        self.count = QLabel("")  # how many records are shown, or that they are being read
+        self.count.setObjectName("auditCount")
+        self.status = QLabel("")  # what became of the last export or read: a word, not only a colour
+        self.status.setObjectName("auditStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.chain = QLabel("")
+        self.chain.setObjectName("auditChain")
+        self.chain.setWordWrap(True)
+        self.chain.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.chain.hide()
+
+        content = QWidget()
+        v = QVBoxLayout(content)
+        v.setContentsMargins(4, 4, 4, 4)
+        v.addLayout(filters)
+        v.addWidget(self.chain)
+        v.addWidget(self.table, 1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.count)
+        bottom.addWidget(self.status, 1)
+        v.addLayout(bottom)
+        self.content = content
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.refusal)
+        self.stack.addWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.stack)
+
+    @staticmethod
+    def _combo(name: str, everything: str, items: list[str]) -> QComboBox:
+        box = QComboBox()
+        box.setObjectName(name)
+        box.addItem(everything, None)
+        for item in items:
+            box.addItem(item, item)
+        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        return box
+
+    def _on_theme(self, palette: theme.Palette) -> None:
+        self.setStyleSheet(stylesheet(palette))
+
+    # --- who may see it ----------------------------------------------------------------------------
+
+    @property
+    def showing_records(self) -> bool:
+        """True when the table (not the refusal line) is on screen."""
+        return self.stack.currentWidget() is self.content
+
+    def recheck(self, load: bool = True) -> None:
+        """Show the trail to someone who may view it, the refusal line to anyone else; reload for a new viewer."""
+        user = self.ctx.session.user
+        viewer = (user.name, user.role) if user is not None else None
+        if not self.ctx.may(Action.VIEW_AUDIT):
+            self._refuse(REFUSAL)
+            return
+        if self.ctx.commands is None:
+            self._refuse(NO_DATABASE)
+            return
+        self.stack.setCurrentWidget(self.content)
+        if viewer != self._viewer:
+            self._generation += 1
+            self.model.clear()
+            self._last_seq = 0
+            self.chain.hide()
+            self.count.setText("")
+            self.status.setText("")
+            if load:  # the viewer counts as served once their records are asked for
+                self._viewer = viewer
+                self.reload_later()
+        if self.isVisible() and not self._poll.isActive():
+            self._poll.start()
+
+    def _refuse(self, text: str) -> None:
+        self._generation += 1  # answers on their way are for someone else: drop them
+        self._viewer = None
+        self._last_seq = 0
+        self.model.clear()
+        self.chain.hide()
+        self.count.setText("")
+        self.status.setText("")
+        self.refusal.setText(text)
+        self.stack.setCurrentWidget(self.refusal)
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def query(self) -> AuditQuery:
+        """The filters on screen as a query (the time range counted back from now)."""
+        seconds = self.range_box.currentData()
+        since = None if seconds is None else int((self._clock() - float(seconds)) * US)
+        return AuditQuery(
+            since_us=since, user=self.user_box.currentData(), action=self.action_box.currentData(),
+            result=self.result_box.currentData(), text=self.search.text().strip() or None, limit=SHOW_LIMIT,
+        )  # fmt: skip
+
+    def reload_later(self) -> None:
+        """Read the records for the filters on screen (in the background)."""
+        self._debounce.stop()
+        self._spawn(self.reload())
+
+    async def reload(self) -> None:
+        """Read the records for the filters on screen and show them."""
+        if not self._allowed_now():
+            return
+        self._generation += 1
+        generation = self._generation
+        q = self.query()
+        self.count.setText("reading the audit trail…")
+        try:
+            page = await self.ctx.command(lambda commands: audit_view.load(commands, q))
+        except Exception as error:  # noqa: BLE001 - shown in one line; the pane goes on
+            if generation == self._generation:
+                self.count.setText("")
+                self._read_failed = True
+                self._failed("could not read the audit trail", error)
+            return
+        if generation != self._generation:
+            return
+        self.model.set_records(page.records)
+        self._last_seq = page.last_seq
+        self._loaded = generation
+        if self._read_failed:
+            self._read_failed = False
+            self.status.setText("")
+        self._add_users(r.entry.user for r in page.records)
+        self._show_count()
+
+    async def poll(self) -> None:
+        """Add the records written since the last read that match the filters (cheap when there are none)."""
+        if self._polling or self._loaded != self._generation or not self._allowed_now():
+            return
+        generation, after, q = self._generation, self._last_seq, self.query()
+        self._polling = True
+        try:
+            new = await self.ctx.command(lambda commands: audit_view.records_after(commands, after, q))
+        except Exception as error:  # noqa: BLE001 - shown in one line; the next poll tries again
+            if generation == self._generation:
+                self._failed("could not read new audit records", error)
+            return
+        finally:
+            self._polling = False
+        if generation != self._generation:
+            return
+        self._last_seq = max(self._last_seq, new.last_seq)
+        if self.model.add_newer(new.records, keep=SHOW_LIMIT):
+            self._add_users(r.entry.user for r in new.records)
+            self._show_count()
+
+    def _allowed_now(self) -> bool:
+        if not self.ctx.may(Action.VIEW_AUDIT) or self.ctx.commands is None:
+            self.recheck(load=False)
+            return False
+        return True
+
+    def _on_poll(self) -> None:
+        if not self.isVisible():
+            self._poll.stop()
+            return
+        if self._allowed_now():
+            self._spawn(self.poll())
+
+    def _add_users(self, names) -> None:  # noqa: ANN001 - an iterable of str
+        known = {self.user_box.itemText(i) for i in range(1, self.user_box.count())}
+        for name in sorted(set(names) - known):
+            self.user_box.addItem(name, name)
+
+    def _show_count(self) -> None:
+        n = self.model.rowCount()
+        more = f" (the newest {SHOW_LIMIT}; narrow the filters or export for all)" if n >= SHOW_LIMIT else ""
+        self.count.setText(f"{n} record{'s' if n != 1 else ''}{more}")
+
+    def _failed(self, what: str, error: Exception) -> None:
+        if isinstance(error, (PermissionDenied, SessionLocked)):
+            self.recheck(load=False)
+            return
+        log.warning("%s: %s", what, error)
+        self.status.setText(f"{theme.SHAPE_WARNING} {what}: {_one_line(error)}")
+
+    # --- verifying -----------------------------------------------------------------------------------
+
+    async def verify(self) -> ChainReport | None:
+        """Walk the whole chain in an executor and show 'intact (N records)' or each problem."""
+        if not self._allowed_now():
+            return None
+        engine = self.ctx.commands.engine  # type: ignore[union-attr] - checked by _allowed_now
+        self.chain.setProperty("chain", "checking")
+        self.chain.setText("verifying the chain…")
+        self.chain.show()
+        self._restyle(self.chain)
+        try:
+            report = await asyncio.get_running_loop().run_in_executor(None, audit_view.verify_trail, engine)
+        except Exception as error:  # noqa: BLE001 - shown in one line
+            self.chain.setProperty("chain", "unknown")
+            self.chain.setText(f"{theme.SHAPE_WARNING} the chain could not be checked: {_one_line(error)}")
+            self._restyle(self.chain)
+            return None
+        self.show_report(report)
+        return report
+
+    def show_report(self, report: ChainReport) -> None:
+        """Show a chain report: one calm line when intact, the problems named by record when not."""
+        if report.intact:
+            self.chain.setProperty("chain", "intact")
+            self.chain.setText(f"✔ Chain intact ({report.records} records, last #{report.last_seq})")
+        else:
+            lines = [audit_view.problem_line(p) for p in report.problems]
+            shown = lines[:MAX_PROBLEM_LINES]
+            if len(lines) > len(shown):
+                shown.append(f"… and {len(lines) - len(shown)} more (hmi audit verify lists them all)")
+            n = len(report.problems)
+            head = f"{theme.SHAPE_ALARM} Chain NOT intact: {n} problem{'s' if n != 1 else ''} in {report.records} records"
+            self.chain.setProperty("chain", "broken")
+            self.chain.setText("\n".join([head, *shown]))
+        self.chain.show()
+        self._restyle(self.chain)
+
+    @staticmethod
+    def _restyle(widget: QWidget) -> None:
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
+
+    # --- exporting ------------------------------------------------------------------------------------
+
+    def _on_export(self) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M", time.localtime(self._clock()))
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export the audit trail", f"audit-{stamp}.xlsx", ";;".join(FILE_FILTERS)
+        )
+        if not path:
+            return
+        if Path(path).suffix.lower() not in FILE_FILTERS.values():
+            path += FILE_FILTERS.get(chosen, ".xlsx")
+        self._spawn(self.export(path))
+
+    async def export(self, path: str) -> int | None:
+        """Write the records matching the filters to ``path`` through the audited service; show the outcome."""
+        if not self._allowed_now():
+            return None
+        q = dataclasses.replace(self.query(), limit=audit_view.EXPORT_LIMIT)
+        self.status.setText(f"exporting to {path}…")
+        try:
+            n = await self.ctx.command(lambda commands: audit_view.export_records(commands, q, path))
+        except Exception as error:  # noqa: BLE001 - shown in one line
+            self._failed("export failed", error)
+            return None
+        self.status.setText(f"exported {n} records to {path}")
+        self._spawn(self.poll())  # the export is on the record now
+        return n
+
+    # --- background work ----------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task | None:
+        """Run ``coro`` on the application's event loop (qasync); kept until done."""
+        try:
+            task = asyncio.get_event_loop_policy().get_event_loop().create_task(coro)
+        except RuntimeError:  # no loop on this thread, or it is closed: nothing runs in the background
+            coro.close()
+            return None
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def settle(self) -> None:
+        """Wait until the background reads and writes started so far are done (for tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # --- visibility -----------------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        viewer = self._viewer
+        self.recheck()
+        if self.showing_records and viewer is not None and viewer == self._viewer:
+            self._spawn(self.poll())  # what was written while the pane was hidden
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt's name
+        super().hideEvent(event)
+        self._poll.stop()
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:300]
+
+
+register_pane(
+    PaneSpec(
+        object_name="audit",
+        title="Audit trail",
+        create=AuditPane,
+        area=Qt.DockWidgetArea.RightDockWidgetArea,
+        tab_with="trends",
+        order=90,
+    )
+)
