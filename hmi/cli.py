@@ -7,11 +7,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hmi.commands import audit, collect, db, demo, gui, history, secret, user
+from hmi.commands import audit, collect, db, demo, gui, history, secret, setpoint, user
 from hmi.commands.errors import CommandError
 from hmi.config import ConfigError
 
-COMMAND_MODULES = (gui, demo, collect, db, history, user, audit, secret)
+COMMAND_MODULES = (gui, demo, collect, db, history, user, audit, secret, setpoint)
 
 # Exceptions that are a user's mistake or a missing peer: one line, no traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (CommandError, ConfigError)

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hmi.config import ConfigError, EndpointConfig, PlantConfig
-from hmi.domain.plant import Plant
+from hmi.domain.plant import Plant, TagKind
+from hmi.domain.setpoints import SetpointWriteError
 from hmi.domain.tag_bus import TagBus
 from hmi.domain.tags import Quality, TagValue
 from hmi.io.acquisition_loop import AcquisitionLoop
@@ -105,6 +106,39 @@ class Runtime:
         await loop.run_in_executor(None, self._acquisition.stop, 5.0)
         await asyncio.sleep(0)  # let the last batches handed over reach the bus and the writer
         await loop.run_in_executor(None, self.writer.stop, 30.0)
+
+    def write_setpoint(self, tag_id: str, value: float, timeout_s: float = 5.0) -> None:
+        """Write a setpoint tag's value to its PLC and wait for the answer; SetpointWriteError in words otherwise.
+
+        Blocking and thread-safe: call it from a worker thread (the GUI's command executor, a CLI), not
+        from an event loop. The write runs on the acquisition loop, on the connection that reads the tag.
+        """
+        try:
+            spec = self.plant.tag(tag_id)
+        except KeyError:
+            raise SetpointWriteError(f"there is no tag {tag_id!r} in the plant configuration") from None
+        if spec.kind is not TagKind.SETPOINT:
+            raise SetpointWriteError(f"{tag_id} is a {spec.kind.value} tag, not a setpoint; nothing was written")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError("Runtime.write_setpoint blocks: call it in an executor, not on an event loop")
+        source = next(s for s in self.sources if s.endpoint.name == spec.endpoint)
+        if not self._runs:
+            raise SetpointWriteError(f"the connection to {spec.endpoint} is not running; the setpoint was not written")
+        future = self._acquisition.submit(asyncio.wait_for(source.write_value(tag_id, value), timeout_s))
+        try:
+            future.result(timeout_s + 1.0)
+        except (concurrent.futures.TimeoutError, asyncio.TimeoutError, TimeoutError):
+            future.cancel()
+            raise SetpointWriteError(
+                f"{spec.endpoint} did not answer the write of {tag_id} within {timeout_s:g} s; "
+                f"check on the PLC whether the setpoint changed"
+            ) from None
+        except concurrent.futures.CancelledError:
+            raise SetpointWriteError(f"the write of {tag_id} was cancelled (the HMI is stopping)") from None
 
     def status(self) -> RuntimeStatus:
         """A snapshot for the status line; the sample rate is measured since the previous call."""

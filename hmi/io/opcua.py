@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 
 from hmi.config import EndpointConfig
 from hmi.domain.plant import TagSpec
+from hmi.domain.setpoints import SetpointWriteError
 from hmi.domain.tags import Quality, TagValue, coerce_value
 from hmi.io.link import LinkState, LinkStatus
 
@@ -141,14 +142,16 @@ class OpcUaSource:
         self._stopping.set()
 
     async def write_value(self, tag_id: str, value: float) -> None:
-        """Write a value (a setpoint) to the PLC; raises with a clear message if it cannot."""
+        """Write a value (a setpoint) on this source's connection; SetpointWriteError in words if it was not."""
         spec = next((t for t in self.tags if t.tag_id == tag_id), None)
         if spec is None:
-            raise KeyError(f"{tag_id} is not a tag of endpoint {self.endpoint.name}")
-        if self._client is None or self.status.state is not LinkState.UP:
-            raise ConnectionError(f"{self.endpoint.name} is not connected; the setpoint was not written")
-        node = self._client.get_node(spec.node_id)
-        await node.write_value(ua.DataValue(ua.Variant(float(value), ua.VariantType.Double)))
+            raise SetpointWriteError(f"{tag_id} is not a tag of endpoint {self.endpoint.name}; nothing was written")
+        client = self._client
+        if client is None or self.status.state is not LinkState.UP:
+            raise SetpointWriteError(
+                f"{self.endpoint.name} is not connected ({self.status.detail}); the setpoint was not written"
+            )
+        await _write_node(client, self.endpoint, spec, value)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -499,6 +502,89 @@ def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+# Status codes with which a server turns down a write, in words ({endpoint} and {tag} filled in).
+_WRITE_REFUSALS = {
+    ua.StatusCodes.BadUserAccessDenied: "{endpoint} does not let this HMI write {tag} "
+                                        "(read-only there, or the connection's user may not write it)",
+    ua.StatusCodes.BadNotWritable: "{tag} is read-only on {endpoint}",
+    ua.StatusCodes.BadWriteNotSupported: "{endpoint} does not support writing {tag}",
+    ua.StatusCodes.BadNodeIdUnknown: "{tag} does not exist on {endpoint}",
+    ua.StatusCodes.BadTypeMismatch: "{endpoint} expects another data type than a Double for {tag}",
+    ua.StatusCodes.BadOutOfRange: "{endpoint} says the value is out of range for {tag}",
+}
+
+
+def _write_refused(endpoint: str, spec: TagSpec, code: int) -> str:
+    """Why a PLC refused a write, in words, with the status code and node for the PLC's engineer."""
+    why = _WRITE_REFUSALS.get(code, "{endpoint} refused the write to {tag}").format(endpoint=endpoint, tag=spec.tag_id)
+    return (f"the PLC refused the setpoint: {why}; nothing was changed "
+            f"[{ua.StatusCode(code).name}, node {spec.node_id}]")
+
+
+async def _write_node(client: Client, endpoint: EndpointConfig, spec: TagSpec, value: float) -> None:
+    """Write one Double to a tag's node and wait for the answer; SetpointWriteError in words otherwise."""
+    try:
+        node = client.get_node(spec.node_id)
+        await node.write_value(ua.DataValue(ua.Variant(float(value), ua.VariantType.Double)))
+    except ua.UaStatusCodeError as exc:
+        raise SetpointWriteError(_write_refused(endpoint.name, spec, exc.code)) from None
+    except (asyncio.TimeoutError, TimeoutError):
+        raise SetpointWriteError(
+            f"{endpoint.name} did not answer the write of {spec.tag_id} within {endpoint.timeout_s:g} s; "
+            f"check on the PLC whether the setpoint changed"
+        ) from None
+    except (ConnectionError, OSError, ua.UaError) as exc:
+        raise SetpointWriteError(
+            f"the connection to {endpoint.name} failed during the write of {spec.tag_id}: {_describe_error(exc)}; "
+            f"check on the PLC whether the setpoint changed"
+        ) from None
+
+
+class OneOffConnection:
+    """One connection to an endpoint (its security and user) for a command's read and write; no subscription."""
+
+    def __init__(self, endpoint: EndpointConfig, password: str | None = None) -> None:
+        self.endpoint = endpoint
+        self._source = OpcUaSource(endpoint, [], lambda _batch: None, password=password)
+        self._client: Client | None = None
+
+    async def open(self) -> None:
+        """Connect; SetpointWriteError saying why it could not."""
+        client = self._source._make_client()
+        try:
+            await self._source._connect(client)
+        except Exception as exc:  # any failure to reach or talk to the PLC
+            await _close_quietly(client)
+            raise SetpointWriteError(
+                f"cannot connect to {self.endpoint.name} at {self.endpoint.url}: {_describe_error(exc)}; "
+                f"the setpoint was not written"
+            ) from None
+        self._client = client
+
+    async def read(self, spec: TagSpec) -> float | None:
+        """The tag's current value, or None when it cannot be read as a number."""
+        if self._client is None:
+            return None
+        try:
+            value = await self._client.get_node(spec.node_id).read_value()
+        except Exception:  # the write that follows reports what is wrong
+            log.debug("reading %s failed", spec.tag_id, exc_info=True)
+            return None
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    async def write(self, spec: TagSpec, value: float) -> None:
+        """Write one value; SetpointWriteError in words if it was not written."""
+        if self._client is None:
+            raise SetpointWriteError(f"not connected to {self.endpoint.name}; the setpoint was not written")
+        await _write_node(self._client, self.endpoint, spec, value)
+
+    async def close(self) -> None:
+        """Disconnect (quietly)."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await _close_quietly(client)
 
 
 async def _close_quietly(client: Client) -> None:
