@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent, QMouseEvent
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from hmi.domain.plant import TagKind, TagSpec, TwinSpec
 from hmi.domain.tags import TagValue
@@ -79,7 +88,8 @@ class TagRow:
         self.bar = BandBar(spec, tile)
         self.flag = _label(f"flag:{spec.tag_id}", "flag", tile, Qt.AlignmentFlag.AlignHCenter)
         self.age = _label(f"age:{spec.tag_id}", "age", tile, right)
-        grid.addWidget(self.name, row, 0)
+        if spec.kind is not TagKind.SETPOINT:
+            grid.addWidget(self.name, row, 0)
         if spec.kind is TagKind.DISCRETE:  # a word, no unit: it may use the unit's room
             grid.addWidget(self.value, row, 1, 1, 2)
             self.unit.hide()
@@ -91,6 +101,21 @@ class TagRow:
         grid.addWidget(self.flag, row, 4)
         grid.addWidget(self.age, row, 4)
         self.bar.setVisible(spec.kind is not TagKind.DISCRETE)
+        # A setpoint's name is its button: "setpoint…" opens the setpoint dialog for those who may
+        # write setpoints (enabled by the pane on every change of session; the service checks again).
+        self.set_button: QPushButton | None = None
+        if spec.kind is TagKind.SETPOINT:
+            button = QPushButton(f"{self.name.text()}…", tile)
+            button.setObjectName(f"setpoint:{spec.tag_id}")
+            button.setProperty("role", "setpoint")
+            button.setAccessibleName(f"Write the {self.name.text()} of {tile.twin.name}")
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            button.setCursor(Qt.CursorShape.PointingHandCursor)
+            button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+            button.clicked.connect(lambda: tile.setpoint_requested.emit(spec.tag_id))
+            self.name.hide()
+            grid.addWidget(button, row, 0, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            self.set_button = button
         self.value.setText(self.display.value_text)
         self._apply_state()
         self._set_tooltip()
@@ -216,6 +241,7 @@ class TwinTile(QFrame):
     """A twin at a glance; a click, Enter or Space asks for its trends."""
 
     activated = Signal(str)  # twin_id
+    setpoint_requested = Signal(str)  # tag_id of a setpoint whose "setpoint…" button was clicked
 
     def __init__(self, twin: TwinSpec, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -255,6 +281,13 @@ class TwinTile(QFrame):
         ]
         self.rows: dict[str, TagRow] = {t.tag_id: TagRow(t, self, grid, i) for i, t in enumerate(ordered)}
         self.setToolTip(f"{twin.name}: click or press Enter for its trends")
+
+    def set_setpoint_allowed(self, allowed: bool, tooltip: str) -> None:
+        """Enable or disable the tile's "setpoint…" buttons, with the tooltip that says why."""
+        for row in self.rows.values():
+            if row.set_button is not None:
+                row.set_button.setEnabled(allowed)
+                row.set_button.setToolTip(tooltip)
 
     @property
     def trend_tags(self) -> list[str]:

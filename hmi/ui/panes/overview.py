@@ -9,12 +9,14 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
+from hmi.domain.permissions import Action
 from hmi.domain.plant import Stream
 from hmi.ui import theme
 from hmi.ui.context import AppContext
 from hmi.ui.pane_registry import PaneSpec, register_pane
+from hmi.ui.setpoint_dialog import SetpointDialog
 from hmi.ui.twin_tile import TagRow, TwinTile
 
 AGE_INTERVAL_MS = 1000
@@ -65,6 +67,10 @@ def stylesheet(p: theme.Palette, d: Density = DENSITIES[0]) -> str:
         {{ background: {theme.WARNING}; color: #000000; }}
     {t} QLabel[role="flag"][state="bad"], {t} QLabel[role="badge"][state="bad"]
         {{ background: {theme.BAD_QUALITY}; color: #FFFFFF; }}
+    {t} QPushButton[role="setpoint"] {{ font-size: {d.small_pt}pt; padding: 0px 4px; color: {p.text};
+        background: {p.background}; border: 1px solid {p.muted}; border-radius: 3px; }}
+    {t} QPushButton[role="setpoint"]:hover, {t} QPushButton[role="setpoint"]:focus {{ border: 2px solid {p.text}; }}
+    {t} QPushButton[role="setpoint"]:disabled {{ color: {p.muted}; background: transparent; border: 1px dotted {p.border}; }}
     {t} QLabel[role="flag"][state="stale"], {t} QLabel[role="badge"][state="stale"],
     {t} QLabel[role="flag"][state="uncertain"], {t} QLabel[role="badge"][state="uncertain"]
         {{ background: {theme.STALE}; color: #FFFFFF; }}
@@ -141,6 +147,7 @@ class OverviewPane(QWidget):
             for twin in twins:
                 tile = TwinTile(twin, self._content)
                 tile.activated.connect(self._open_trends)
+                tile.setpoint_requested.connect(self.open_setpoint)
                 self._tiles[twin.twin_id] = tile
                 self._rows.update(tile.rows)
                 tiles.append(tile)
@@ -151,6 +158,10 @@ class OverviewPane(QWidget):
         self._show(self._rows, self._clock())
         self._apply_style(theme.current())
         theme.signals().changed.connect(self._apply_style)
+
+        self.setpoint_dialog: SetpointDialog | None = None
+        self.refresh_setpoint_controls()
+        ctx.session_changed.connect(self.refresh_setpoint_controls)
 
         ctx.tick.connect(self._on_tick)
         self._age_timer = QTimer(self)
@@ -275,6 +286,52 @@ class OverviewPane(QWidget):
         dirty = {row.tile for row in self._rows.values() if row.tile in visible and row.tick_age(now)}
         for tile in dirty:
             tile.refresh_state()
+
+    # -- setpoints ---------------------------------------------------------------------------------
+
+    def setpoint_tooltip(self) -> str:
+        """Why the "setpoint…" buttons are enabled or not, for the session as it is now."""
+        session = self.ctx.session
+        if self.ctx.may(Action.WRITE_SETPOINT):
+            return "Write a new setpoint to the PLC (you confirm old → new first)"
+        rule = "engineers and admins may write setpoints"
+        user = session.user
+        if user is None or session.locked:
+            return f"{rule}: log in first"
+        return f"{rule} (you are {user.name}, {user.role})"
+
+    def refresh_setpoint_controls(self) -> None:
+        """Enable the "setpoint…" buttons for a user who may write setpoints (on every change of session)."""
+        allowed, tooltip = self.ctx.may(Action.WRITE_SETPOINT), self.setpoint_tooltip()
+        for tile in self._tiles.values():
+            tile.set_setpoint_allowed(allowed, tooltip)
+
+    def setpoint_button(self, tag_id: str) -> QPushButton:
+        """The "setpoint…" button of a setpoint tag's row."""
+        button = self._rows[tag_id].set_button
+        if button is None:
+            raise KeyError(f"{tag_id} is not a setpoint")
+        return button
+
+    def open_setpoint(self, tag_id: str) -> SetpointDialog:
+        """Open the setpoint dialog for a setpoint tag (its "setpoint…" button does this)."""
+        open_dialog = self.setpoint_dialog
+        if open_dialog is not None:
+            if open_dialog.write_task is not None and not open_dialog.write_task.done():
+                open_dialog.raise_()  # a write under way: its outcome must be seen first
+                return open_dialog
+            open_dialog.close()
+        row = self._rows[tag_id]
+        dialog = SetpointDialog(self.ctx, row.spec, row.tile.twin.name, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda _obj=None, d=dialog: self._dialog_gone(d))
+        self.setpoint_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _dialog_gone(self, dialog: SetpointDialog) -> None:
+        if self.setpoint_dialog is dialog:
+            self.setpoint_dialog = None
 
     def _open_trends(self, twin_id: str) -> None:
         self.ctx.open_trends.emit(self._tiles[twin_id].trend_tags)
