@@ -12,18 +12,27 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QRect, QTimer
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QApplication, QDialog
 
 from hmi.config import PlantConfig
+from hmi.domain.session import DEFAULT_IDLE_LOCK_S, Session
 from hmi.runtime import Runtime
+from hmi.services.commands import CommandService, workstation_name
+from hmi.store.db import make_engine
 from hmi.store.migrate import upgrade
 from hmi.ui import theme
 from hmi.ui.context import AppContext
+from hmi.ui.login_dialog import refusal_text
 from hmi.ui.main_window import MainWindow
 from hmi.ui.pane_registry import PaneSpec, registered_panes
 from hmi.ui.panes import load_panes
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +74,21 @@ def run_gui(
     on_window: Callable[[MainWindow], None] | None = None,
     before_start: Callable[[], None] | None = None,
     initial_trends: Sequence[str] = (),
+    idle_lock_s: float = DEFAULT_IDLE_LOCK_S,
+    greet: bool = True,
+    prepare_users: Callable[[Engine], None] | None = None,
+    login_as: Callable[[], tuple[str, str]] | None = None,
 ) -> int:
     """Open the main window on a plant and run until it is closed (or ``run_for`` elapses); the exit code.
 
     ``before_start`` (blocking, run in an executor while the window is already up) is waited for before
     the links connect: the demo waits there for its simulator. ``initial_trends`` are tag ids shown
     in the trends pane once the links are started.
+
+    Users: once the window is up, ``greet`` shows the login dialog (the first-run dialog on a database
+    without users); cancelled, the station is view only. ``prepare_users(engine)`` (blocking, in an
+    executor) runs first: the demo creates its users there. ``login_as()`` (blocking, in an executor)
+    gives a (name, password) to log in with instead of the dialog. ``idle_lock_s``: the idle lock.
     """
     import qasync
 
@@ -86,10 +104,32 @@ def run_gui(
     try:
         with loop:
             return loop.run_until_complete(
-                _run(config, url, list(panes), screenshot, run_for, title_suffix, on_window, before_start, list(initial_trends))
+                _run(config, url, list(panes), screenshot, run_for, title_suffix, on_window, before_start,
+                     list(initial_trends), _Users(idle_lock_s, greet, prepare_users, login_as))
             )
     finally:
         asyncio.set_event_loop(None)
+        del loop
+        # Free the cycles of Qt objects (the loop's timer object, closed dialogs) here, on the GUI thread:
+        # left to the collector, they may be freed on a worker thread, where Qt cannot unregister their
+        # timers, and a timer that fires later on a freed object crashes the process.
+        gc.collect()
+
+
+class _Users:
+    """How the window starts for users (see run_gui)."""
+
+    def __init__(
+        self,
+        idle_lock_s: float = DEFAULT_IDLE_LOCK_S,
+        greet: bool = True,
+        prepare: Callable[[Engine], None] | None = None,
+        login_as: Callable[[], tuple[str, str]] | None = None,
+    ) -> None:
+        self.idle_lock_s = idle_lock_s
+        self.greet = greet
+        self.prepare = prepare
+        self.login_as = login_as
 
 
 async def _run(
@@ -102,12 +142,20 @@ async def _run(
     on_window: Callable[[MainWindow], None] | None,
     before_start: Callable[[], None] | None,
     initial_trends: list[str],
+    users: _Users | None = None,
 ) -> int:
+    users = users or _Users()
     runtime = Runtime(config, url)
+    workstation = workstation_name()
+    session = Session(workstation, users.idle_lock_s)
+    # No connection yet (check=False): the engine connects in an executor, at the first login.
+    engine = make_engine(url, check=False)
     ctx = AppContext(
         runtime.plant, runtime.bus, url,
         links=lambda: tuple(s.status for s in runtime.sources),
         historian=runtime.writer.stats,
+        session=session,
+        commands=CommandService(engine, session.actor, workstation),
     )
     ctx.setpoint_writer = lambda tag, value: runtime.write_setpoint(tag, value)
     window = MainWindow(ctx, panes, title_suffix=title_suffix)
@@ -117,11 +165,13 @@ async def _run(
     restore_signals = _close_on_signals(window)
     _report_first_value(ctx, window)
     started = False
+    greeting: asyncio.Task[None] | None = None
     try:
         window.show()
         if on_window is not None:
             on_window(window)
         ctx.start()
+        greeting = asyncio.ensure_future(_greet(window, engine, users))
         if run_for is not None:
             QTimer.singleShot(int(run_for * 1000), lambda: _finish(window, screenshot, result))
         if before_start is not None and not await _unless_closed(closed, before_start):
@@ -134,12 +184,42 @@ async def _run(
         await closed.wait()
     finally:
         restore_signals()
+        if greeting is not None:
+            greeting.cancel()
+        await window.sessions.shutdown()
         ctx.stop()
         if started:
             await runtime.stop()
             log.info("stopped; %s", runtime.status().line())
         window.close()
+        engine.dispose()
     return result["code"]
+
+
+async def _greet(window: MainWindow, engine: Engine, users: _Users) -> None:
+    """Over the live window: the demo's users, then a login as asked, or the login (first-run) dialog."""
+    loop = asyncio.get_running_loop()
+    sessions = window.sessions
+    try:
+        if users.prepare is not None:
+            await loop.run_in_executor(None, users.prepare, engine)
+        if users.login_as is not None:
+            name, password = await loop.run_in_executor(None, users.login_as)
+            try:
+                await sessions.log_in_as(name, password)
+            except Exception as error:
+                text = f"log-in as {name} refused: {refusal_text(error)}; the station is view only"
+                print(f"hmi: {text}", file=sys.stderr, flush=True)
+                window.status.showMessage(text, 30_000)
+                return
+            print(f"hmi: logged in as {name}", file=sys.stderr, flush=True)
+            return
+        await sessions.greet(show_dialog=users.greet)
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # the window stays up, view only, and says why
+        log.exception("the start-up login failed")
+        print(f"hmi: the start-up login failed: {error}; the station is view only", file=sys.stderr, flush=True)
 
 
 async def _unless_closed(closed: asyncio.Event, blocking: Callable[[], None]) -> bool:
@@ -169,12 +249,27 @@ def _finish(window: MainWindow, screenshot: Path | str | None, result: dict[str,
     if screenshot is not None:
         path = Path(screenshot)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if window.grab().save(str(path)):
+        if _grab_with_dialogs(window).save(str(path)):
             print(f"hmi: screenshot saved to {path}", file=sys.stderr, flush=True)
         else:
             print(f"hmi: could not save the screenshot to {path}", file=sys.stderr, flush=True)
             result["code"] = 1
     window.close()
+
+
+def _grab_with_dialogs(window: MainWindow) -> QPixmap:
+    """The window as on screen, with the dialogs open over it (a login dialog) painted where they are."""
+    picture = window.grab()
+    dialogs = [d for d in window.findChildren(QDialog) if d.isVisible() and d.isWindow()]
+    if dialogs:
+        painter = QPainter(picture)
+        painter.setPen(QPen(QColor(theme.current().text), 2))
+        for dialog in dialogs:
+            at = dialog.geometry().topLeft() - window.geometry().topLeft()
+            painter.drawPixmap(at, dialog.grab())
+            painter.drawRect(QRect(at, dialog.size()).adjusted(-1, -1, 1, 1))  # the frame a window manager draws
+        painter.end()
+    return picture
 
 
 def _report_first_value(ctx: AppContext, window: MainWindow) -> None:

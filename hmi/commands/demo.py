@@ -1,18 +1,35 @@
-"""`hmi demo`: the window on the embedded plant — plc_sim in its own process and an SQLite historian."""
+"""`hmi demo`: the window on the embedded plant — plc_sim in its own process and an SQLite historian.
+
+Demo users: on first use of its database (no users yet) the demo creates one user per role, named
+after the role (viewer, operator, ..., admin), all with ONE random password generated then and
+written to ``demo-logins.txt`` (mode 0600) next to the database, never printed, never in the
+config or a log. The login dialog comes over the window; with --offscreen nobody could answer it,
+so the station starts view only unless --login NAME is given (its password is read from that file).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from hmi.commands.errors import CommandError
-from hmi.commands.gui import add_gui_options, check_gui_options, prepare_qt
+from hmi.commands.gui import add_gui_options, check_gui_options, idle_lock_s, prepare_qt
 from hmi.config import PlantConfig, load_config
 from hmi.paths import data_dir
 from hmi.sim_process import SimProcess
 from plc_sim.plant import simulated_plant
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+LOGINS_FILE = "demo-logins.txt"
+PASSWORD_LINE = "password: "
 
 
 class Stopped(Exception):
@@ -25,6 +42,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     add_gui_options(p)
     p.add_argument("--speed", type=float, default=60.0, help="simulated process time per wall second (default 60)")
     p.add_argument("--rate", type=float, default=2.0, help="plant tag updates per second (default 2)")
+    p.add_argument("--login", metavar="NAME",
+                   help=f"log in as this demo user at start instead of the dialog (password from {LOGINS_FILE})")
     p.set_defaults(handler=run)
 
 
@@ -63,8 +82,15 @@ def run(args: argparse.Namespace) -> int:
         # (for --print-config) would compete for the CPU with the simulator starting up.
         config = simulated_plant(load_config(), url=sim.url)
         print(f"hmi demo: simulated plant at {sim.url}; history in {url}", file=sys.stderr, flush=True)
+        logins = logins_path(url)
+        # Offscreen nobody can answer a dialog: view only, unless --login names a demo user.
+        wants_users = bool(args.login) or not args.offscreen
+        login = args.login
         return run_gui(config, url, screenshot=args.screenshot, run_for=args.run_for, title_suffix="demo",
-                       before_start=lambda: _wait_ready(sim), initial_trends=demo_trends(config))
+                       before_start=lambda: _wait_ready(sim), initial_trends=demo_trends(config),
+                       idle_lock_s=idle_lock_s(args), greet=not args.offscreen,
+                       prepare_users=(lambda engine: demo_users(engine, logins)) if wants_users else None,
+                       login_as=(lambda: (login, read_demo_password(logins))) if login else None)
     except Stopped as exc:
         print(f"hmi demo: stopped by {exc} during start-up", file=sys.stderr, flush=True)
         return 130
@@ -83,3 +109,97 @@ def _wait_ready(sim: SimProcess) -> None:
         sim.wait_ready()
     except RuntimeError as exc:
         raise CommandError(f"the simulated plant did not start: {exc}") from None
+
+
+# --- demo users -------------------------------------------------------------------------------------
+
+
+def logins_path(url: str) -> Path:
+    """Where the demo's password file goes: next to an SQLite database, else in the data directory."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - an unparseable URL fails later, with its own message
+        return data_dir() / LOGINS_FILE
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return Path(parsed.database).expanduser().resolve().parent / LOGINS_FILE
+    return data_dir() / LOGINS_FILE
+
+
+def demo_user_names() -> list[str]:
+    """One demo user per role, named after it, the admin last."""
+    from hmi.domain.permissions import role_names
+
+    return [r for r in role_names() if r != "admin"] + ["admin"]
+
+
+def new_demo_password() -> str:
+    """A random password that passes the policy for every demo user name."""
+    from hmi.domain.passwords import PasswordRejected, check_password
+
+    while True:
+        password = secrets.token_urlsafe(15)  # 20 characters of [A-Za-z0-9_-]
+        try:
+            for name in demo_user_names():
+                check_password(password, name)
+        except PasswordRejected:
+            continue
+        return password
+
+
+def write_logins(path: Path, names: list[str], password: str) -> None:
+    """Write the demo logins, readable by this OS user only (0600), replacing an older file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("# hmi demo: the demo users of the database next to this file, one per role.\n")
+        f.write(f"# users: {' '.join(names)}\n")
+        f.write("# They all have the password below (the demo only; a plant gives each user their own).\n")
+        f.write(f"{PASSWORD_LINE}{password}\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def read_demo_password(path: Path) -> str:
+    """The password in the demo's logins file; CommandError when there is none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"no demo password: cannot read {path} ({exc.strerror}); "
+                           "it is written when the demo creates its users") from None
+    for line in text.splitlines():
+        if line.startswith(PASSWORD_LINE):
+            return line[len(PASSWORD_LINE):].strip()
+    raise CommandError(f"no demo password in {path}")
+
+
+def demo_users(engine: Engine, logins: Path) -> None:
+    """On a database without users: create one user per role with one random password, in ``logins``.
+
+    Blocking (bcrypt, the database): run_gui calls it in an executor once the window is up. The file
+    is written before the users exist, so no user is ever created whose password is nowhere.
+    """
+    from hmi.domain.session import SessionUser
+    from hmi.services import user_admin
+    from hmi.services.commands import CommandService, workstation_name
+    from hmi.services.login import FirstAdminExists, create_first_admin, needs_first_admin
+
+    if not needs_first_admin(engine):
+        if logins.exists():
+            print(f"hmi demo: demo logins in {logins}", file=sys.stderr, flush=True)
+        return
+    names = demo_user_names()
+    password = new_demo_password()
+    write_logins(logins, names, password)
+    workstation = workstation_name()
+    try:
+        create_first_admin(engine, "admin", password, workstation=workstation)
+    except FirstAdminExists:  # another demo on the same database was first
+        return
+    admin = SessionUser("admin", "admin")
+    commands = CommandService(engine, lambda: admin, workstation)
+    for name in names[:-1]:
+        user_admin.add_user(commands, name, name, password)  # each audited, done by the admin
+    print(f"hmi demo: demo logins: {', '.join(names)}; password in {logins}", file=sys.stderr, flush=True)

@@ -19,6 +19,8 @@ def add_gui_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offscreen", action="store_true", help="render without a display (for screenshots, CI)")
     p.add_argument("--screenshot", metavar="FILE", help="with --run-for: save a picture of the window, then exit")
     p.add_argument("--run-for", type=float, metavar="SECONDS", help="close the window after this many seconds")
+    p.add_argument("--idle-lock", type=float, metavar="SECONDS", default=None,
+                   help="lock the station after this long without a key or a click (default 900)")
 
 
 def check_gui_options(args: argparse.Namespace) -> None:
@@ -29,6 +31,16 @@ def check_gui_options(args: argparse.Namespace) -> None:
         raise CommandError("--screenshot needs --run-for SECONDS (the picture is taken when that time is up)")
     if getattr(args, "run_for", None) is not None and args.run_for <= 0:
         raise CommandError("--run-for must be a positive number of seconds")
+    if getattr(args, "idle_lock", None) is not None and not args.idle_lock > 0:
+        raise CommandError("--idle-lock must be a positive number of seconds")
+
+
+def idle_lock_s(args: argparse.Namespace) -> float:
+    """The idle lock for this run: --idle-lock, else the default."""
+    from hmi.domain.session import DEFAULT_IDLE_LOCK_S
+
+    value = getattr(args, "idle_lock", None)
+    return DEFAULT_IDLE_LOCK_S if value is None else float(value)
 
 
 def prepare_qt(args: argparse.Namespace) -> None:
@@ -40,10 +52,15 @@ def prepare_qt(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Open the window on --config (default: the packaged plant) and --db."""
+    """Open the window on --config (default: the packaged plant) and --db.
+
+    Once the window is up the login dialog comes over it (the first-run dialog on a database without
+    users). With --offscreen nobody could answer it: the station starts view only.
+    """
     check_gui_options(args)
     config = load_config(args.config)
     prepare_qt(args)
     from hmi.app import run_gui  # Qt is imported only by the commands that open a window
 
-    return run_gui(config, args.db, screenshot=getattr(args, "screenshot", None), run_for=getattr(args, "run_for", None))
+    return run_gui(config, args.db, screenshot=getattr(args, "screenshot", None), run_for=getattr(args, "run_for", None),
+                   idle_lock_s=idle_lock_s(args), greet=not getattr(args, "offscreen", False))

@@ -1,4 +1,4 @@
-"""The main window: menus, toolbar, status bar and one dock per registered pane, with a saved layout."""
+"""The main window: menus (Session among them), toolbar, status bar and one dock per registered pane, with a saved layout."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBo
 from hmi.ui import layout, theme
 from hmi.ui.context import AppContext
 from hmi.ui.pane_registry import PaneSpec, registered_panes
+from hmi.ui.session_controller import SessionController
 from hmi.ui.status_bar import StatusBar
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,10 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {spec.object_name: self._make_dock(spec) for spec in self.specs}
         self.status = StatusBar(ctx, self)
         self.setStatusBar(self.status)
+        # Who is at the station: the Session menu, the login dialogs and the idle lock.
+        self.sessions = SessionController(ctx, self)
+        self.status.user_clicked.connect(self.sessions.on_user_slot)
+        self.sessions.message.connect(self._session_message)
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -126,6 +131,13 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.act_quit)
+        self.session_menu = bar.addMenu("&Session")
+        self.session_menu.setObjectName("menu_session")
+        s = self.sessions
+        for action in (s.act_login, s.act_switch, s.act_lock, s.act_logout):
+            self.session_menu.addAction(action)
+        self.session_menu.addSeparator()
+        self.session_menu.addAction(s.act_users)
         self.view_menu = bar.addMenu("&View")
         self.view_menu.setObjectName("menu_view")
         for spec in self.specs:
@@ -146,6 +158,9 @@ class MainWindow(QMainWindow):
         for action in (self.act_reset, self.act_full, self.act_night):
             bar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+    def _session_message(self, text: str) -> None:
+        self.status.showMessage(f"{theme.SHAPE_WARNING} {text}", 15_000)
 
     def set_full_screen(self, on: bool) -> None:
         """Full screen for wall displays (F11 toggles)."""

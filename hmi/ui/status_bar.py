@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from hmi.io.link import LinkState, LinkStatus
@@ -31,8 +33,79 @@ def _set(label: QLabel, text: str, prop: str, value: str, tip: str = "") -> None
         label.style().polish(label)
 
 
+VIEW_ONLY = "View only — log in to give commands"
+LOCKED = "Locked — last user"
+
+
+def user_text(ctx: AppContext) -> tuple[str, str]:
+    """The user slot's text and health ("ok", "warn") for the session, in words.
+
+    Without a database for commands there is nobody to log in: the slot stays empty.
+    """
+    if ctx.commands is None:
+        return "", "ok"
+    s = ctx.session
+    if s.user is None:
+        return VIEW_ONLY, "ok"
+    if s.locked:
+        return f"{LOCKED} {s.user.name} ({s.user.role})", "warn"
+    return f"{s.user.name} · {s.user.role}", "ok"
+
+
+class UserSlot(QLabel):
+    """The user slot: who is logged in; a click opens the login dialog.
+
+    A locked station shows a padlock before the words. It is drawn, not a character: the emoji
+    U+1F512 is missing from the fonts of many plant PCs and would show as an empty box.
+    """
+
+    clicked = Signal()
+    ICON_W = 18
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.locked = False
+
+    def set_locked(self, on: bool) -> None:
+        """Show the padlock (or not)."""
+        if on != self.locked:
+            self.locked = on
+            self.setContentsMargins(self.ICON_W if on else 0, 0, 0, 0)
+            self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        super().paintEvent(event)
+        if not self.locked:
+            return
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        colour = self.palette().color(self.foregroundRole())
+        h = min(self.height() - 6, 16)
+        x, y = 6.0, (self.height() - h) / 2
+        body = QRectF(x, y + h * 0.45, h * 0.75, h * 0.55)
+        painter.setPen(QPen(colour, 2))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        shackle = QRectF(body.left() + body.width() * 0.18, y + 1, body.width() * 0.64, h * 0.7)
+        painter.drawArc(shackle, 0, 180 * 16)
+        painter.drawLine(QPointF(shackle.left(), shackle.center().y()), QPointF(shackle.left(), body.top()))
+        painter.drawLine(QPointF(shackle.right(), shackle.center().y()), QPointF(shackle.right(), body.top()))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(body, 1.5, 1.5)
+        painter.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+
 class StatusBar(QStatusBar):
-    """Shows the state of the links and the historian; refreshed on ``ctx.status_changed``."""
+    """Shows the state of the links and the historian (on ``ctx.status_changed``) and the user (on ``session_changed``)."""
+
+    user_clicked = Signal()
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,10 +116,15 @@ class StatusBar(QStatusBar):
         self.db_label = self._label("status_db")
         self.backlog_label = self._label("status_backlog")
         self.stored_label = self._label("status_stored")
-        # Users come with a later issue: until then the slot stays empty rather than show a fake name.
-        self.user_label = self._label("status_user", permanent=True)
+        self.user_label = UserSlot(self)
+        self.user_label.setObjectName("status_user")
+        self.user_label.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.user_label.clicked.connect(self.user_clicked)
+        self.addPermanentWidget(self.user_label)
         ctx.status_changed.connect(self.refresh)
+        ctx.session_changed.connect(self.refresh_user)
         self.refresh()
+        self.refresh_user()
 
     def _label(self, name: str, permanent: bool = False) -> QLabel:
         label = QLabel(self)
@@ -57,9 +135,12 @@ class StatusBar(QStatusBar):
             self.addWidget(label)
         return label
 
-    def set_user(self, name: str | None) -> None:
-        """Show who is logged in (None: nobody, the slot is empty)."""
-        self.user_label.setText(f"user: {name}" if name else "")
+    def refresh_user(self) -> None:
+        """Show who is logged in, or that the station is view only or locked (words, not colour alone)."""
+        text, health = user_text(self._ctx)
+        tip = "" if not text else "Click to log in" if self._ctx.session.locked else "Click to switch user"
+        self.user_label.set_locked(health == "warn")
+        _set(self.user_label, text, "health", health, tip)
 
     def refresh(self) -> None:
         """Read the links and the historian from the context and update the labels."""
