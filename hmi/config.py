@@ -67,6 +67,12 @@ class HistorianConfig(_Strict):
     spool_path: str | None = None
 
 
+class SessionConfig(_Strict):
+    """The workstation's session: how long without a key or a click before it locks."""
+
+    idle_lock_s: Annotated[float, Field(ge=10, le=86_400)] = 900.0
+
+
 class EndpointConfig(_Strict):
     """One OPC UA server (a PLC) and how to talk to it."""
 
@@ -137,6 +143,7 @@ class PlantConfig(_Strict):
 
     database: DatabaseConfig = DatabaseConfig()
     historian: HistorianConfig = HistorianConfig()
+    session: SessionConfig = SessionConfig()
     endpoints: list[EndpointConfig]
     twins: dict[Annotated[str, Field(pattern=IDENT)], TwinConfig]
 

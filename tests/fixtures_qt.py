@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -24,3 +25,6 @@ def qasync_loop(qapp) -> Iterator[asyncio.AbstractEventLoop]:
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+        # Free Qt objects caught in reference cycles here, on the GUI thread: a collection set off
+        # later on a worker thread would delete their timers there and crash the process.
+        gc.collect()

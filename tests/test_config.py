@@ -101,3 +101,10 @@ def test_the_secrets_a_config_needs():
         ("database", False), ("opcua.plc1", True)]
     assert [n for n, _, _ in config.required_secrets("sqlite:///x.sqlite")] == ["opcua.plc1"]
     assert [n for n, _, _ in config.required_secrets("postgresql+psycopg://hmi:given@db/plant")] == ["opcua.plc1"]
+
+
+def test_session_idle_lock_is_configured_and_checked():
+    assert load_config().session.idle_lock_s == 900
+    text = resource_text("plant.toml").replace("idle_lock_s = 900", "idle_lock_s = 5", 1)
+    with pytest.raises(ConfigError, match=r"session\.idle_lock_s: .*greater than or equal to 10"):
+        parse_config(text, "x.toml")

@@ -364,9 +364,14 @@ def test_demo_users_one_per_role_one_password_in_a_private_file(tmp_path, engine
 def test_idle_lock_option():
     ns = argparse.Namespace(screenshot=None, run_for=None, idle_lock=None)
     check_gui_options(ns)
-    assert idle_lock_s(ns) == DEFAULT_IDLE_LOCK_S
+    from hmi.config import load_config, parse_config
+    from hmi.resources import resource_text
+
+    assert idle_lock_s(ns, load_config()) == DEFAULT_IDLE_LOCK_S
+    configured = parse_config(resource_text("plant.toml").replace("idle_lock_s = 900", "idle_lock_s = 120"))
+    assert idle_lock_s(ns, configured) == 120
     ns.idle_lock = 2.5
-    assert idle_lock_s(ns) == 2.5
+    assert idle_lock_s(ns, configured) == 2.5
     ns.idle_lock = 0
     with pytest.raises(CommandError, match="--idle-lock must be a positive number of seconds"):
         check_gui_options(ns)

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         login = args.login
         return run_gui(config, url, screenshot=args.screenshot, run_for=args.run_for, title_suffix="demo",
                        before_start=lambda: _wait_ready(sim), initial_trends=demo_trends(config),
-                       idle_lock_s=idle_lock_s(args), greet=not args.offscreen,
+                       idle_lock_s=idle_lock_s(args, config), greet=not args.offscreen,
                        prepare_users=(lambda engine: demo_users(engine, logins)) if wants_users else None,
                        login_as=(lambda: (login, read_demo_password(logins))) if login else None)
     except Stopped as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hmi.config import load_config
+from hmi.config import PlantConfig, load_config
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -20,7 +20,7 @@ def add_gui_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--screenshot", metavar="FILE", help="with --run-for: save a picture of the window, then exit")
     p.add_argument("--run-for", type=float, metavar="SECONDS", help="close the window after this many seconds")
     p.add_argument("--idle-lock", type=float, metavar="SECONDS", default=None,
-                   help="lock the station after this long without a key or a click (default 900)")
+                   help="lock the station after this long without a key or a click (default: [session] idle_lock_s, 900)")
 
 
 def check_gui_options(args: argparse.Namespace) -> None:
@@ -35,12 +35,10 @@ def check_gui_options(args: argparse.Namespace) -> None:
         raise CommandError("--idle-lock must be a positive number of seconds")
 
 
-def idle_lock_s(args: argparse.Namespace) -> float:
-    """The idle lock for this run: --idle-lock, else the default."""
-    from hmi.domain.session import DEFAULT_IDLE_LOCK_S
-
+def idle_lock_s(args: argparse.Namespace, config: PlantConfig) -> float:
+    """The idle lock for this run: --idle-lock, else the config's [session] idle_lock_s."""
     value = getattr(args, "idle_lock", None)
-    return DEFAULT_IDLE_LOCK_S if value is None else float(value)
+    return config.session.idle_lock_s if value is None else float(value)
 
 
 def prepare_qt(args: argparse.Namespace) -> None:
@@ -63,4 +61,4 @@ def run(args: argparse.Namespace) -> int:
     from hmi.app import run_gui  # Qt is imported only by the commands that open a window
 
     return run_gui(config, args.db, screenshot=getattr(args, "screenshot", None), run_for=getattr(args, "run_for", None),
-                   idle_lock_s=idle_lock_s(args), greet=not getattr(args, "offscreen", False))
+                   idle_lock_s=idle_lock_s(args, config), greet=not getattr(args, "offscreen", False))

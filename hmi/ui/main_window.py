@@ -86,6 +86,9 @@ class MainWindow(QMainWindow):
         for spec in self.specs:
             if spec.tab_with and spec.tab_with in self.docks:
                 self.tabifyDockWidget(self.docks[spec.tab_with], self.docks[spec.object_name])
+        for spec in self.specs:  # Qt puts the last tab added in front; the pane tabbed with stays in front
+            if spec.tab_with and spec.tab_with in self.docks:
+                self.docks[spec.tab_with].raise_()
         self._size_default()
 
     def _size_default(self) -> None:
