@@ -132,8 +132,11 @@ class TagRow:
         label only when it is shown.
         """
         self.value.ensurePolished()
-        fm = QFontMetrics(self.value.font())
         spec = self.spec
+        font = QFont(self.value.font())
+        # Measured while "waiting" (normal weight); a live measurement or word is bold: measure it so.
+        font.setBold(spec.kind is not TagKind.SETPOINT)
+        fm = QFontMetrics(font)
         if spec.kind is TagKind.DISCRETE:
             samples = list(DISCRETE_WORDS)
         else:
