@@ -68,15 +68,6 @@ def test_long_texts_are_clipped_not_refused():
 # --- the table ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def engine(tmp_path):
-    url = f"sqlite:///{tmp_path / 'hmi.db'}"
-    upgrade(url)
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
-
-
 def test_records_are_stored_in_a_chain_and_queried(engine):
     for i in range(3):
         audit.record(engine, entry(i))

@@ -19,8 +19,6 @@ from hmi.services import audit_view
 from hmi.services.commands import CommandService
 from hmi.store import audit
 from hmi.store.audit import AuditQuery
-from hmi.store.db import make_engine
-from hmi.store.migrate import upgrade
 
 BERLIN = ZoneInfo("Europe/Berlin")
 T0_US = 1_795_413_600_123_456  # 2026-11-23T06:00:00.123456Z, 07:00 in Berlin
@@ -157,15 +155,6 @@ def test_a_failure_halfway_keeps_the_old_file_and_leaves_no_part(tmp_path):
 
 
 # --- the service: permission, audit record ----------------------------------------------------------
-
-
-@pytest.fixture
-def engine(tmp_path):
-    url = f"sqlite:///{tmp_path / 'hmi.db'}"
-    upgrade(url)
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
 
 
 def as_(engine, name: str, role: str) -> CommandService:

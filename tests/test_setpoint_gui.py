@@ -18,7 +18,6 @@ from hmi.domain.tags import Quality, TagValue
 from hmi.services.commands import CommandService
 from hmi.services.setpoints import write_setpoint
 from hmi.store import audit
-from hmi.store.db import make_engine
 from hmi.store.migrate import upgrade
 from hmi.ui.context import AppContext
 from hmi.ui.panes.overview import OverviewPane
@@ -34,15 +33,6 @@ class FakeWriter:
 
     def __call__(self, tag_id: str, value: float) -> None:
         self.sent.append((tag_id, value))
-
-
-@pytest.fixture
-def engine(tmp_path):
-    url = f"sqlite:///{tmp_path / 'hmi.db'}"
-    upgrade(url)
-    eng = make_engine(url)
-    yield eng
-    eng.dispose()
 
 
 def make_ctx(plant, bus: TagBus, engine, url: str = "sqlite://") -> AppContext:

@@ -34,7 +34,6 @@ from hmi.services.login import create_first_admin
 from hmi.services.setpoints import write_setpoint
 from hmi.store import audit
 from hmi.store.audit import AuditUnavailable
-from hmi.store.db import make_engine
 from hmi.store.migrate import upgrade
 
 PW = "Control room 42"
@@ -45,19 +44,6 @@ WAIT_S = 30.0  # a deadline for things that must happen, never a measured durati
 @pytest.fixture
 def plant() -> Plant:
     return load_config().plant()
-
-
-@pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'hmi.db'}"
-
-
-@pytest.fixture
-def engine(db_url):
-    upgrade(db_url)
-    eng = make_engine(db_url)
-    yield eng
-    eng.dispose()
 
 
 def as_user(engine, name: str, role: str) -> CommandService:

@@ -15,7 +15,6 @@ from hmi.services import user_admin
 from hmi.services.commands import CommandService
 from hmi.store import audit, users
 from hmi.store.db import make_engine
-from hmi.store.migrate import upgrade
 
 PW = "Control room 42"
 PW2 = "New secret 77"
@@ -28,19 +27,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
-
-
-@pytest.fixture
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'hmi.db'}"
-
-
-@pytest.fixture
-def engine(db_url):
-    upgrade(db_url)
-    eng = make_engine(db_url)
-    yield eng
-    eng.dispose()
 
 
 def as_user(engine, name: str = "root", role: str = "admin") -> CommandService:
