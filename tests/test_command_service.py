@@ -107,3 +107,14 @@ def test_an_external_command_is_recorded_before_and_after(engine):
 
 def _timeout():
     raise TimeoutError("no answer from the PLC in 5 s")
+
+
+def test_a_refused_request_is_recorded_with_its_reason(engine):
+    commands = CommandService(engine, lambda: SessionUser("erik", "engineer"), "ws-1")
+    commands.refuse(Action.WRITE_SETPOINT, "pump1.setpoint", Change("40", "900"), ValueError("900 is above the range 0-100 bar"))
+    (rec,) = audit.query(engine)
+    assert (rec.entry.result, rec.entry.new_value, rec.entry.detail) == ("refused", "900", "900 is above the range 0-100 bar")
+    operator = CommandService(engine, lambda: SessionUser("olga", "operator"), "ws-1")
+    with pytest.raises(PermissionDenied):
+        operator.refuse(Action.WRITE_SETPOINT, "pump1.setpoint", Change(), ValueError("x"))
+    assert [r.entry.result for r in audit.query(engine)] == ["denied", "refused"]

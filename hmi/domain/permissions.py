@@ -82,6 +82,11 @@ class Principal(Protocol):
     def role(self) -> str: ...
 
 
+def role_name(user: Principal) -> str:
+    """The principal's role as stored and shown (a Role's value, or the text as given)."""
+    return str(getattr(user.role, "value", user.role))
+
+
 def role_names() -> list[str]:
     """Every role, least privileged first, as stored and typed on the command line."""
     return [r.value for r in Role]
@@ -113,8 +118,7 @@ def actions_of(role: Role | str) -> frozenset[Action]:
 def require(user: Principal, action: Action) -> None:
     """Raise PermissionDenied unless ``user``'s role allows ``action``."""
     if not allowed(user.role, action):
-        role = user.role.value if isinstance(user.role, Role) else str(user.role)
-        raise PermissionDenied(user.name, role, action)
+        raise PermissionDenied(user.name, role_name(user), action)
 
 
 def matrix_markdown() -> str:

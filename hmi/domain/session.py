@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hmi.domain.permissions import Action, Principal, allowed
+from hmi.domain.permissions import Action, Principal, allowed, role_name
 
 DEFAULT_IDLE_LOCK_S = 15 * 60.0
 
@@ -62,7 +62,7 @@ class Session:
 
     def login(self, user: Principal) -> None:
         """``user`` has proven who they are: the station is theirs and unlocked."""
-        self._user = SessionUser(user.name, str(getattr(user.role, "value", user.role)))
+        self._user = SessionUser(user.name, role_name(user))
         self._locked = False
         self._last_activity = self._clock()
 

@@ -21,7 +21,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
 from hmi.domain.audit import AuditEntry, Outcome
-from hmi.domain.permissions import Action, PermissionDenied, Principal, allowed
+from hmi.domain.permissions import Action, PermissionDenied, Principal, allowed, role_name
 from hmi.store.audit import AuditUnavailable, append, record
 from hmi.store.db import one_line, safe_url
 from hmi.store.errors import DatabaseUnavailable
@@ -48,10 +48,6 @@ class Change:
 ActorSource = Callable[[], Principal]
 
 
-def _role_text(actor: Principal) -> str:
-    return str(getattr(actor.role, "value", actor.role))
-
-
 class CommandService:
     """Runs commands as the current actor: permission check, the change, and its audit record."""
 
@@ -62,7 +58,7 @@ class CommandService:
 
     def _entry(self, actor: Principal, action: Action | str, target: str, outcome: Outcome, change: Change) -> AuditEntry:
         return AuditEntry(
-            user=actor.name, role=_role_text(actor), workstation=self.workstation,
+            user=actor.name, role=role_name(actor), workstation=self.workstation,
             action=getattr(action, "value", action), target=target, result=outcome.value,
             old_value=change.old, new_value=change.new, detail=change.detail,
         )  # fmt: skip
@@ -77,9 +73,9 @@ class CommandService:
         nobody has proven who they are.
         """
         actor = self._actor()
-        if allowed(_role_text(actor), action):
+        if allowed(role_name(actor), action):
             return actor
-        denied = PermissionDenied(actor.name, _role_text(actor), action)
+        denied = PermissionDenied(actor.name, role_name(actor), action)
         note = change or Change()
         try:
             self._record(self._entry(actor, action, target, Outcome.DENIED, Change(note.old, note.new, str(denied))))
@@ -135,6 +131,16 @@ class CommandService:
         except AuditUnavailable as error:  # it happened; the 'requested' record stands for it
             log.error("%s on %s was carried out but its completion could not be audited: %s", action, target, error)
         return result
+
+    def refuse(self, action: Action, target: str, change: Change, reason: Exception) -> None:
+        """Record that a permitted request was turned down for what it asked (a bad value, an unknown
+        target) before anything happened; best effort, as the refusal stands either way."""
+        actor = self.authorize(action, target, change)
+        refused = Change(change.old, change.new, one_line(reason))
+        try:
+            self._record(self._entry(actor, action, target, Outcome.REFUSED, refused))
+        except AuditUnavailable as error:
+            log.error("a refused %s on %s could not be audited: %s", action.value, target, error)
 
     def _record_failure(self, actor: Principal, action: Action, target: str, change: Change, error: Exception) -> None:
         failed = Change(change.old, change.new, (f"{change.detail}; " if change.detail else "") + one_line(error))

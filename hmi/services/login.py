@@ -10,7 +10,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 
 from hmi.domain.audit import AuditEntry, Event, Outcome
-from hmi.domain.permissions import Principal, Role
+from hmi.domain.permissions import Principal, Role, role_name
 from hmi.services.commands import workstation_name
 from hmi.store import users
 from hmi.store.audit import AuditUnavailable, append, record
@@ -60,8 +60,7 @@ def _role_of(engine: Engine, name: str) -> str:
 
 def record_logout(engine: Engine, user: Principal, *, workstation: str | None = None, reason: str = "") -> None:
     """Put a logout (or switch of user) on the record; a failure to record is logged by the caller."""
-    role = str(getattr(user.role, "value", user.role))
-    record(engine, _entry(user.name, role, workstation or workstation_name(), Event.LOGOUT.value, Outcome.OK, reason))
+    record(engine, _entry(user.name, role_name(user), workstation or workstation_name(), Event.LOGOUT.value, Outcome.OK, reason))
 
 
 def needs_first_admin(engine: Engine) -> bool:

@@ -11,19 +11,14 @@ The GUI's setpoint dialog and `hmi setpoint write` call ``write_setpoint``. The 
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hmi.domain.audit import AuditEntry, Outcome
 from hmi.domain.permissions import Action
 from hmi.domain.plant import Plant, TagSpec
 from hmi.domain.setpoints import SetpointRejected, format_setpoint, requested_setpoint
 from hmi.services.commands import Change, CommandService
-from hmi.store.audit import AuditUnavailable, record
-
-log = logging.getLogger(__name__)
 
 # Writes one value to a setpoint tag's PLC; blocks until the PLC answered; raises SetpointWriteError.
 SetpointWriter = Callable[[str, float], None]
@@ -37,20 +32,6 @@ class SetpointWritten:
     value: float
     old: str
     new: str
-
-
-def _refuse(commands: CommandService, tag_id: str, change: Change, reason: SetpointRejected) -> None:
-    """Audit a request that was turned down for its value or tag (best effort: the refusal stands anyway)."""
-    actor = commands.authorize(Action.WRITE_SETPOINT, tag_id, change)
-    entry = AuditEntry(
-        user=actor.name, role=str(getattr(actor.role, "value", actor.role)), workstation=commands.workstation,
-        action=Action.WRITE_SETPOINT.value, target=tag_id, result=Outcome.REFUSED.value,
-        old_value=change.old, new_value=change.new, detail=str(reason),
-    )  # fmt: skip
-    try:
-        record(commands.engine, entry)
-    except AuditUnavailable as error:
-        log.error("a refused setpoint for %s could not be audited: %s", tag_id, error)
 
 
 def write_setpoint(
@@ -71,7 +52,7 @@ def write_setpoint(
         spec: TagSpec = plant.tag(tag_id)
     except KeyError:
         rejected = SetpointRejected(f"there is no tag {tag_id!r} in the plant configuration")
-        _refuse(commands, tag_id, Change(new=str(value)), rejected)
+        commands.refuse(Action.WRITE_SETPOINT, tag_id, Change(new=str(value)), rejected)
         raise rejected from None
     old = format_setpoint(spec, current) if current is not None else None  # None: not known, none recorded
     try:
@@ -79,7 +60,7 @@ def write_setpoint(
     except SetpointRejected as rejected:
         finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         shown = format_setpoint(spec, float(value)) if finite else str(value)
-        _refuse(commands, tag_id, Change(old, shown), rejected)
+        commands.refuse(Action.WRITE_SETPOINT, tag_id, Change(old, shown), rejected)
         raise
     change = Change(old, format_setpoint(spec, number))
     commands.run_external(Action.WRITE_SETPOINT, tag_id, change, lambda: writer(tag_id, number))

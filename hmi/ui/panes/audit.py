@@ -37,6 +37,7 @@ from hmi.domain.permissions import Action, PermissionDenied
 from hmi.domain.session import SessionLocked
 from hmi.services import audit_view
 from hmi.store.audit import US, AuditQuery
+from hmi.store.db import one_line
 from hmi.ui import theme
 from hmi.ui.audit_model import COL, AuditTableModel, sort_proxy
 from hmi.ui.context import AppContext
@@ -338,7 +339,7 @@ class AuditPane(QWidget):
             self.recheck(load=False)
             return
         log.warning("%s: %s", what, error)
-        self.status.setText(f"{theme.SHAPE_WARNING} {what}: {_one_line(error)}")
+        self.status.setText(f"{theme.SHAPE_WARNING} {what}: {one_line(error)}")
 
     # --- verifying -----------------------------------------------------------------------------------
 
@@ -355,7 +356,7 @@ class AuditPane(QWidget):
             report = await asyncio.get_running_loop().run_in_executor(None, audit_view.verify_trail, engine)
         except Exception as error:  # noqa: BLE001 - shown in one line
             self.chain.setProperty("chain", "unknown")
-            self.chain.setText(f"{theme.SHAPE_WARNING} the chain could not be checked: {_one_line(error)}")
+            self.chain.setText(f"{theme.SHAPE_WARNING} the chain could not be checked: {one_line(error)}")
             self._restyle(self.chain)
             return None
         self.show_report(report)
@@ -441,11 +442,6 @@ class AuditPane(QWidget):
     def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt's name
         super().hideEvent(event)
         self._poll.stop()
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text[:300]
 
 
 register_pane(
