@@ -73,6 +73,65 @@ class SessionConfig(_Strict):
     idle_lock_s: Annotated[float, Field(ge=10, le=86_400)] = 900.0
 
 
+class AlarmTagConfig(_Strict):
+    """Alarm settings for one tag: limits (HIHI/LOLO where given, HI/LO default to the band) and anti-chatter."""
+
+    hihi: float | None = None
+    hi: float | None = None
+    lo: float | None = None
+    lolo: float | None = None
+    deadband: Annotated[float, Field(ge=0)] | None = None
+    on_delay_s: Annotated[float, Field(ge=0, le=3600)] | None = None
+    off_delay_s: Annotated[float, Field(ge=0, le=3600)] | None = None
+    enabled: bool = True
+
+
+class AlarmOverrideConfig(_Strict):
+    """Settings for one alarm by its id (``<tag>.<kind>`` or ``<endpoint>.comm_loss``)."""
+
+    priority: Annotated[int, Field(ge=1, le=4)] | None = None
+    deadband: Annotated[float, Field(ge=0)] | None = None
+    on_delay_s: Annotated[float, Field(ge=0, le=3600)] | None = None
+    off_delay_s: Annotated[float, Field(ge=0, le=3600)] | None = None
+    message: str | None = None
+    enabled: bool = True
+
+
+class AnomalyConfig(_Strict):
+    """The statistical anomaly alarm per analog parameter: |z| above ``z`` over a rolling window."""
+
+    enabled: bool = True
+    window: Annotated[int, Field(ge=10, le=100_000)] = 120
+    min_samples: Annotated[int, Field(ge=5)] = 30
+    z: Annotated[float, Field(gt=0)] = 3.0
+    priority: Annotated[int, Field(ge=1, le=4)] = 4
+
+
+class MailConfig(_Strict):
+    """E-mail notifications: the SMTP server (password from the secret ``smtp``), who gets what, how often."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    tls: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    sender: str
+    to: Annotated[list[str], Field(min_length=1)]
+    max_priority: Annotated[int, Field(ge=1, le=4)] = 1
+    max_per_hour: Annotated[int, Field(ge=1)] = 20
+    digest_every_s: Annotated[float, Field(ge=0)] = 3600.0
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 15.0
+
+
+class AlarmsConfig(_Strict):
+    """The alarm system: shelving limit, per-tag and per-alarm settings, anomaly detection, e-mail."""
+
+    max_shelve_s: Annotated[float, Field(gt=0, le=7 * 86_400)] = 8 * 3600.0
+    tags: dict[str, AlarmTagConfig] = {}
+    alarms: dict[str, AlarmOverrideConfig] = {}
+    anomaly: AnomalyConfig = AnomalyConfig()
+    mail: MailConfig | None = None
+
+
 class EndpointConfig(_Strict):
     """One OPC UA server (a PLC) and how to talk to it."""
 
@@ -144,6 +203,7 @@ class PlantConfig(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     historian: HistorianConfig = HistorianConfig()
     session: SessionConfig = SessionConfig()
+    alarms: AlarmsConfig = AlarmsConfig()
     endpoints: list[EndpointConfig]
     twins: dict[Annotated[str, Field(pattern=IDENT)], TwinConfig]
 
