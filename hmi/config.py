@@ -224,7 +224,7 @@ class PlantConfig(_Strict):
 
     def required_secrets(self, database_url: str | None = None) -> list[tuple[str, str, bool]]:
         """The secrets this plant needs: (name, what it is for, required); see hmi.secrets for the names."""
-        from hmi.secrets import DATABASE_SECRET, opcua_secret
+        from hmi.secrets import DATABASE_SECRET, SMTP_SECRET, opcua_secret
 
         needed: list[tuple[str, str, bool]] = []
         url = database_url or self.database_url
@@ -234,6 +234,9 @@ class PlantConfig(_Strict):
         for ep in self.endpoints:
             if ep.username:
                 needed.append((opcua_secret(ep.name), f"endpoint {ep.name} user {ep.username}", True))
+        mail = self.alarms.mail
+        if mail is not None and mail.username:
+            needed.append((SMTP_SECRET, f"mail server {mail.host} user {mail.username}", True))
         return needed
 
     def endpoint(self, name: str) -> EndpointConfig:

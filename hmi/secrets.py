@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 SERVICE = "hmi"
 ENV_PREFIX = "HMI_SECRET_"
 DATABASE_SECRET = "database"
+SMTP_SECRET = "smtp"  # the password of [alarms.mail] username
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
 _frozen_backend_checked = False
