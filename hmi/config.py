@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from hmi.domain.alarm_defs import (
+    AlarmDefinition,
+    AlarmKind,
+    AlarmOverride,
+    TagAlarmSettings,
+    anomaly_definitions,
+    configure,
+    default_definitions,
+    limits_problem,
+    settings_limits,
+)
 from hmi.domain.plant import Plant, Stream, TagKind, TagSpec, TwinSpec
 from hmi.paths import default_database_url
 
@@ -106,6 +128,15 @@ class AnomalyConfig(_Strict):
     z: Annotated[float, Field(gt=0)] = 3.0
     priority: Annotated[int, Field(ge=1, le=4)] = 4
 
+    @model_validator(mode="after")
+    def _enough_room(self) -> AnomalyConfig:
+        if self.min_samples > self.window:
+            raise ValueError(
+                f"min_samples ({self.min_samples}) must not exceed window ({self.window}): the window could never "
+                "hold enough values to score one"
+            )
+        return self
+
 
 class MailConfig(_Strict):
     """E-mail notifications: the SMTP server (password from the secret ``smtp``), who gets what, how often."""
@@ -130,6 +161,36 @@ class AlarmsConfig(_Strict):
     alarms: dict[str, AlarmOverrideConfig] = {}
     anomaly: AnomalyConfig = AnomalyConfig()
     mail: MailConfig | None = None
+
+    @field_validator("tags", "alarms", mode="before")
+    @classmethod
+    def _dotted_keys(cls, tables: Any, info: ValidationInfo) -> Any:
+        return _flatten_dotted(tables, f"alarms.{info.field_name}")
+
+
+def _flatten_dotted(tables: Any, section: str) -> Any:
+    """Nested names as dotted keys: ``[alarms.tags.drillrig1.torque]`` as ``[alarms.tags."drillrig1.torque"]``.
+
+    Tag ids and alarm ids contain dots, so a table header without quotes nests them; both spellings
+    mean the same. A table whose values are all tables is a level of the name, anything else is the
+    settings (no settings field is a table).
+    """
+    if not isinstance(tables, dict):
+        return tables
+    flat: dict[str, Any] = {}
+
+    def walk(name: str, value: Any) -> None:
+        if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            for key, inner in value.items():
+                walk(f"{name}.{key}", inner)
+        elif name in flat:
+            raise ValueError(f'{name} is given twice, as [{section}."{name}"] and as [{section}.{name}]: keep one')
+        else:
+            flat[name] = value
+
+    for key, value in tables.items():
+        walk(str(key), value)
+    return flat
 
 
 class EndpointConfig(_Strict):
@@ -217,6 +278,79 @@ class PlantConfig(_Strict):
                 raise ValueError(f"twins.{twin_id}.endpoint: no endpoint named {twin.endpoint!r} (have {names})")
         return self
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _alarms_fit_the_plant(cls, data: Any, handler: ModelWrapValidatorHandler[PlantConfig]) -> PlantConfig:
+        config = handler(data)
+        problems = config._alarm_problems()
+        if problems:
+            raise ValidationError.from_exception_data(cls.__name__, problems)
+        return config
+
+    def _alarm_problems(self) -> list[InitErrorDetails]:
+        """Each [alarms.tags] / [alarms.alarms] key that names nothing in the plant, or limits that cannot work."""
+        problems: list[InitErrorDetails] = []
+
+        def problem(section: str, key: str, message: str, given: BaseModel) -> None:
+            error = PydanticCustomError("alarm_config", "{message}", {"message": message})
+            problems.append(InitErrorDetails(type=error, loc=("alarms", section, key), input=given.model_dump()))
+
+        plant = self.plant()
+        specs = {t.tag_id: t for t in plant.tags}
+        usable: dict[str, TagAlarmSettings] = {}
+        for key, given in self.alarms.tags.items():
+            spec = specs.get(key)
+            if spec is None:
+                problem("tags", key, _unknown_tag(key, specs, self.twins), given)
+            elif spec.kind is not TagKind.ANALOG:
+                what = f"{key} is a {spec.kind.value} tag: only analog parameters have alarm limits; remove it"
+                problem("tags", key, what, given)
+            else:
+                settings = _tag_settings(given)
+                trouble = limits_problem(spec, settings.limits(spec))
+                if trouble:
+                    problem("tags", key, trouble, given)
+                usable[key] = settings
+        # an override of a disabled tag's alarm is kept: it applies again when the tag is enabled
+        ids = {d.alarm_id for d in self._definitions(usable)}
+        for key, given in self.alarms.alarms.items():
+            if key not in ids:
+                problem("alarms", key, self._unknown_alarm(key, specs, ids), given)
+        return problems
+
+    def _unknown_alarm(self, key: str, specs: dict[str, TagSpec], ids: set[str]) -> str:
+        """Why no alarm has this id, and what to write instead."""
+        tag, _, kind = key.rpartition(".")
+        spec = specs.get(tag)
+        if spec is not None and spec.kind is not TagKind.ANALOG:
+            return f"no such alarm: {tag} is a {spec.kind.value} tag and has no alarms"
+        if spec is not None and kind in (AlarmKind.HIHI.value, AlarmKind.LOLO.value):
+            return f'no such alarm: {tag} has no {kind} limit; set {kind} in [alarms.tags."{tag}"] to create it'
+        if spec is not None and kind == AlarmKind.ANOMALY.value and not self.alarms.anomaly.enabled:
+            return "no such alarm: anomaly alarms are off ([alarms.anomaly] enabled = false)"
+        close = difflib.get_close_matches(key, sorted(ids), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        example = next((t for t, s in specs.items() if s.kind is TagKind.ANALOG), "<twin>.<parameter>")
+        return (
+            f"no such alarm; {hint}alarm ids are <tag>.hihi|hi|lo|lolo|anomaly for analog tags "
+            f"(e.g. {example}.hi) and <endpoint>.comm_loss (e.g. {self.endpoints[0].name}.comm_loss)"
+        )
+
+    def _definitions(self, tag_settings: dict[str, TagAlarmSettings]) -> list[AlarmDefinition]:
+        """Every alarm these limits give, before overrides and ``enabled = false``."""
+        plant = self.plant()
+        definitions = default_definitions(plant, settings_limits(tag_settings))
+        anomaly = self.alarms.anomaly
+        if anomaly.enabled:
+            definitions += anomaly_definitions(plant, anomaly.priority, anomaly.z)
+        return definitions
+
+    def alarm_definitions(self) -> list[AlarmDefinition]:
+        """The plant's alarms with this config's settings: limits, communication loss and (if on) anomaly."""
+        tags = {tag: _tag_settings(given) for tag, given in self.alarms.tags.items()}
+        overrides = {alarm_id: AlarmOverride(**given.model_dump()) for alarm_id, given in self.alarms.alarms.items()}
+        return configure(self._definitions(tags), tags, overrides)
+
     @property
     def database_url(self) -> str:
         """The configured database URL, or the local SQLite historian."""
@@ -267,6 +401,21 @@ class PlantConfig(_Strict):
             )
             twins.append(TwinSpec(twin_id=twin_id, name=twin.name, stream=twin.stream, tags=tags))
         return Plant(twins=tuple(twins))
+
+
+def _tag_settings(given: AlarmTagConfig) -> TagAlarmSettings:
+    return TagAlarmSettings(**given.model_dump())
+
+
+def _unknown_tag(key: str, specs: dict[str, TagSpec], twins: dict[str, TwinConfig]) -> str:
+    """Why [alarms.tags] has no such tag, and how tags are named."""
+    if key in twins:
+        params = ", ".join(twins[key].parameters)
+        return f'{key} is a twin, not a tag: name a parameter, as in [alarms.tags."{key}.<parameter>"] ({params})'
+    close = difflib.get_close_matches(key, sorted(specs), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    example = next(iter(specs), "drillrig1.torque")
+    return f"not a tag of the plant; {hint}tag ids are <twin>.<parameter>, e.g. {example}"
 
 
 def _describe(error: dict) -> str:

@@ -5,6 +5,10 @@ of its normal band (high-high and low-low when a hook supplies them), and each P
 communication-loss alarm. Statistical anomaly alarms (|z| > 3) are a kind of their own, kept apart
 from limit alarms; the engine only holds their state, a detector decides their condition.
 
+Site settings are applied by pure functions on plain dataclasses (the config layer translates its TOML
+into them): ``settings_limits`` moves HI/LO and adds HIHI/LOLO per tag, ``configure`` applies per-tag
+anti-chatter, per-alarm overrides and ``enabled = false``.
+
 Default priorities (1 = highest, as in the alarm banner):
 
 - 1: HIHI / LOLO, the trip-near limits: the operator must act now.
@@ -15,8 +19,8 @@ Default priorities (1 = highest, as in the alarm banner):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from hmi.domain.plant import Plant, TagKind, TagSpec
@@ -159,3 +163,129 @@ def default_definitions(plant: Plant, limits: LimitsHook = band_limits) -> list[
             )
         )
     return defs
+
+
+def anomaly_definitions(
+    plant: Plant, priority: int = DEFAULT_PRIORITY[AlarmKind.ANOMALY], z: float = 3.0
+) -> list[AlarmDefinition]:
+    """One ANOMALY alarm per analog parameter, id ``<tag>.anomaly``; ``limit`` is the |z| threshold."""
+    on_delay, off_delay = DEFAULT_DELAYS[AlarmKind.ANOMALY]
+    return [
+        AlarmDefinition(
+            alarm_id=f"{spec.tag_id}.{AlarmKind.ANOMALY.value}",
+            tag=spec.tag_id,
+            kind=AlarmKind.ANOMALY,
+            limit=float(z),
+            priority=priority,
+            on_delay_s=on_delay,
+            off_delay_s=off_delay,
+            message=f"{spec.twin} {spec.parameter} unusual (|z| > {z:g})",
+        )
+        for spec in plant.tags
+        if spec.kind is TagKind.ANALOG
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class TagAlarmSettings:
+    """A site's settings for one tag's alarms; None keeps the default (band for HI/LO, no HIHI/LOLO)."""
+
+    hihi: float | None = None
+    hi: float | None = None
+    lo: float | None = None
+    lolo: float | None = None
+    deadband: float | None = None
+    on_delay_s: float | None = None
+    off_delay_s: float | None = None
+    enabled: bool = True
+
+    def limits(self, spec: TagSpec) -> dict[AlarmKind, float]:
+        """The tag's limits: HIHI/LOLO where given, HI/LO from these settings or the band, high to low."""
+        band = band_limits(spec)
+        given = {
+            AlarmKind.HIHI: self.hihi,
+            AlarmKind.HI: self.hi if self.hi is not None else band[AlarmKind.HI],
+            AlarmKind.LO: self.lo if self.lo is not None else band[AlarmKind.LO],
+            AlarmKind.LOLO: self.lolo,
+        }
+        return {kind: float(limit) for kind, limit in given.items() if limit is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmOverride:
+    """A site's settings for one alarm by id; None keeps what the definition has."""
+
+    priority: int | None = None
+    deadband: float | None = None
+    on_delay_s: float | None = None
+    off_delay_s: float | None = None
+    message: str | None = None
+    enabled: bool = True
+
+
+_NO_SETTINGS = TagAlarmSettings()
+_LIMIT_ORDER = (AlarmKind.LOLO, AlarmKind.LO, AlarmKind.HI, AlarmKind.HIHI)
+
+
+def settings_limits(tag_settings: Mapping[str, TagAlarmSettings]) -> LimitsHook:
+    """A limits hook for ``default_definitions`` that applies per-tag settings (band defaults elsewhere)."""
+    return lambda spec: tag_settings.get(spec.tag_id, _NO_SETTINGS).limits(spec)
+
+
+def limits_problem(spec: TagSpec, limits: Mapping[AlarmKind, float]) -> str | None:
+    """Why a tag's limits cannot be used (out of order, or outside the range), or None when they can.
+
+    The order is lolo < lo <= hi < hihi (HI == LO is a band of one value); every limit lies within the
+    tag's engineering range, where a value can reach it.
+    """
+    unit = f" {spec.unit}" if spec.unit else ""
+    for kind in _LIMIT_ORDER:
+        if kind in limits and not spec.eng_low <= limits[kind] <= spec.eng_high:
+            return (
+                f"{kind.value} {limits[kind]:g} is outside the range [{spec.eng_low:g}, {spec.eng_high:g}]{unit} "
+                f"of {spec.tag_id}, so no reading can reach it: put it inside the range"
+            )
+    present = [k for k in _LIMIT_ORDER if k in limits]
+    for low, high in zip(present, present[1:], strict=False):
+        equal_ok = low is AlarmKind.LO and high is AlarmKind.HI
+        if limits[low] > limits[high] or (limits[low] == limits[high] and not equal_ok):
+            above = "at or above" if equal_ok else "above"
+            band = f"[{spec.band_low:g}, {spec.band_high:g}]"
+            return (
+                f"limits out of order (need lolo < lo <= hi < hihi): {high.value} {limits[high]:g} must be {above} "
+                f"{low.value} {limits[low]:g} (hi and lo are the band {band} unless set)"
+            )
+    return None
+
+
+def configure(
+    definitions: Iterable[AlarmDefinition],
+    tag_settings: Mapping[str, TagAlarmSettings] | None = None,
+    overrides: Mapping[str, AlarmOverride] | None = None,
+) -> list[AlarmDefinition]:
+    """The definitions with a site's settings applied, in the same order.
+
+    Per tag: deadband and delays for its limit alarms; ``enabled=False`` drops all its alarms
+    (anomaly included). Per alarm id, which wins over the tag: priority, deadband, delays, message;
+    ``enabled=False`` drops the alarm. Ids or tags without a definition are ignored (checking them is
+    the config's job, which can name the key).
+    """
+    tag_settings = tag_settings or {}
+    overrides = overrides or {}
+    out: list[AlarmDefinition] = []
+    for defn in definitions:
+        tag = tag_settings.get(defn.tag, _NO_SETTINGS) if defn.tag else _NO_SETTINGS
+        alarm = overrides.get(defn.alarm_id)
+        if not tag.enabled or (alarm is not None and not alarm.enabled):
+            continue
+        changes: dict[str, object] = {}
+        if defn.kind.is_limit:
+            changes.update(_given(tag, "deadband", "on_delay_s", "off_delay_s"))
+        if alarm is not None:
+            changes.update(_given(alarm, "priority", "deadband", "on_delay_s", "off_delay_s", "message"))
+        out.append(replace(defn, **changes) if changes else defn)
+    return out
+
+
+def _given(settings: object, *names: str) -> dict[str, object]:
+    return {name: value for name in names if (value := getattr(settings, name)) is not None}
