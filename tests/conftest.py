@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_plc", "tests.fixtures_pg", "tests.fixtures_qt", "tests.fixtures_db"]
+pytest_plugins = ["tests.fixtures_plc", "tests.fixtures_pg", "tests.fixtures_qt", "tests.fixtures_db", "tests.fixtures_smtp"]
 
 
 @pytest.fixture(autouse=True)
