@@ -1,4 +1,4 @@
-"""The running plant connection: tag bus, historian writer and one OPC UA source per endpoint.
+"""The running plant connection: tag bus, historian writer, alarm system and one OPC UA source per endpoint.
 
 The headless collector and the GUI build the same Runtime; only what watches it differs. The
 sources run on their own acquisition thread; each batch reaches the bus (and through it the
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hmi.config import ConfigError, EndpointConfig, PlantConfig
+from hmi.domain.alarm_defs import default_definitions
 from hmi.domain.plant import Plant, TagKind
 from hmi.domain.setpoints import SetpointWriteError
 from hmi.domain.tag_bus import TagBus
@@ -22,6 +23,9 @@ from hmi.domain.tags import Quality, TagValue
 from hmi.io.acquisition_loop import AcquisitionLoop
 from hmi.io.link import LinkStatus
 from hmi.io.opcua import OpcUaSource
+from hmi.services.alarm_center import AlarmCenter
+from hmi.services.commands import workstation_name
+from hmi.store.db import make_engine
 from hmi.store.writer import HistorianWriter, WriterStats
 
 log = logging.getLogger(__name__)
@@ -63,9 +67,9 @@ def endpoint_password(endpoint: EndpointConfig) -> str | None:
 
 
 class Runtime:
-    """Acquisition and historian for one plant configuration."""
+    """Acquisition, historian and alarms for one plant configuration."""
 
-    def __init__(self, config: PlantConfig, database_url: str | None = None) -> None:
+    def __init__(self, config: PlantConfig, database_url: str | None = None, workstation: str | None = None) -> None:
         self.config = config
         self.plant: Plant = config.plant()
         self.database_url = database_url or config.database_url
@@ -77,6 +81,12 @@ class Runtime:
                         password=endpoint_password(ep))
             for ep in config.endpoints
         ]
+        self.db = make_engine(self.database_url, check=False)
+        self.alarms = AlarmCenter(
+            default_definitions(self.plant), self.db, workstation or workstation_name(),
+            links=lambda: tuple(s.status for s in self.sources), max_shelve_s=config.alarms.max_shelve_s,
+        )  # fmt: skip
+        self.bus.subscribe(self.alarms.consume)
         self._acquisition = AcquisitionLoop()
         self._main_loop: asyncio.AbstractEventLoop | None = None
         self._runs: list[concurrent.futures.Future[None]] = []
@@ -91,6 +101,7 @@ class Runtime:
         """Start the historian writer, and connect every source on the acquisition thread."""
         self._main_loop = asyncio.get_running_loop()
         self.writer.start()
+        await self.alarms.start()
         self._acquisition.start()
         self._runs = [self._acquisition.submit(source.run()) for source in self.sources]
 
@@ -105,7 +116,9 @@ class Runtime:
         self._runs.clear()
         await loop.run_in_executor(None, self._acquisition.stop, 5.0)
         await asyncio.sleep(0)  # let the last batches handed over reach the bus and the writer
+        await self.alarms.stop()
         await loop.run_in_executor(None, self.writer.stop, 30.0)
+        self.db.dispose()
 
     def write_setpoint(self, tag_id: str, value: float, timeout_s: float = 5.0) -> None:
         """Write a setpoint tag's value to its PLC and wait for the answer; SetpointWriteError in words otherwise.

@@ -27,6 +27,7 @@ DESIGN = {
     "view":            "XXXXXXXX",
     "ack_alarm":       ".XX...XX",
     "shelve_alarm":    "..X...XX",
+    "suppress_alarm":  "......XX",
     "ack_andon":       ".XXX.X.X",
     "resolve_andon":   "..X....X",
     "create_order":    "....X..X",

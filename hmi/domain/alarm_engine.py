@@ -45,6 +45,46 @@ class AlarmError(ValueError):
     """A command that is not a valid transition for the alarm's state; the message is one line."""
 
 
+def command_target(alarm_id: str, what: str, state: AlarmState, active: bool, reason: str = "") -> AlarmState:
+    """The state an operator command takes an alarm to from ``state``; AlarmError when it is not a valid command.
+
+    The one rule for the engine and for the services that work out a command from a snapshot (the CLI).
+    """
+    comes_back = AlarmState.UNACK if active else AlarmState.NORMAL
+    if what == "ack":
+        if state not in _UNACKED:
+            raise AlarmError(f"cannot acknowledge {alarm_id}: it is {state.value}, not unacknowledged")
+        return AlarmState.ACKED if state is AlarmState.UNACK else AlarmState.NORMAL
+    if what == "shelve":
+        if state in _HIDDEN:
+            raise AlarmError(f"cannot shelve {alarm_id}: it is {state.value}")
+        if not reason.strip():
+            raise AlarmError(f"cannot shelve {alarm_id}: a reason is required")
+        return AlarmState.SHELVED
+    if what == "unshelve":
+        if state is not AlarmState.SHELVED:
+            raise AlarmError(f"cannot unshelve {alarm_id}: it is {state.value}, not shelved")
+        return comes_back
+    if what in ("suppress", "out_of_service"):
+        words = what.replace("_", " ")
+        if state is AlarmState.SUPPRESSED or state is AlarmState.OUT_OF_SERVICE:
+            raise AlarmError(f"cannot {words} {alarm_id}: it is {state.value}; return it to service first")
+        if not reason.strip():
+            raise AlarmError(f"cannot {words} {alarm_id}: a reason is required")
+        return AlarmState.SUPPRESSED if what == "suppress" else AlarmState.OUT_OF_SERVICE
+    if what == "return_to_service":
+        if state is not AlarmState.SUPPRESSED and state is not AlarmState.OUT_OF_SERVICE:
+            raise AlarmError(f"cannot return {alarm_id} to service: it is {state.value}")
+        return comes_back
+    raise AlarmError(f"{what!r} is not an alarm command")
+
+
+def check_shelve_duration(alarm_id: str, duration_s: float, max_s: float) -> None:
+    """AlarmError unless 0 < duration_s <= max_s."""
+    if not 0 < duration_s <= max_s:
+        raise AlarmError(f"cannot shelve {alarm_id} for {duration_s:g} s: the maximum is {max_s:g} s")
+
+
 @dataclass(frozen=True, slots=True)
 class AlarmEvent:
     """One transition (or the persistent mark, where from_state == to_state) as the journal stores it.
@@ -211,60 +251,63 @@ class AlarmEngine:
         """Acknowledge alarms (all or none): UNACK -> ACKED, RTN_UNACK -> NORMAL."""
         ids = [alarm_ids] if isinstance(alarm_ids, str) else list(alarm_ids)
         alarms = [self._get(i) for i in ids]
-        for a in alarms:
-            if a.state not in _UNACKED:
-                raise AlarmError(f"cannot acknowledge {a.alarm_id}: it is {a.state.value}, not unacknowledged")
+        targets = [command_target(a.alarm_id, "ack", a.state, a.active) for a in alarms]
         now = self._clock()
         events: list[AlarmEvent] = []
-        for a in alarms:
-            to = AlarmState.ACKED if a.state is AlarmState.UNACK else AlarmState.NORMAL
+        for a, to in zip(alarms, targets):
             self._set(a, to, now, "ack", events, user, comment)
         return events
 
     def shelve(
-        self, alarm_id: str, user: str, duration_s: float, reason: str, max_s: float = DEFAULT_MAX_SHELVE_S
+        self,
+        alarm_id: str,
+        user: str,
+        duration_s: float,
+        reason: str,
+        max_s: float = DEFAULT_MAX_SHELVE_S,
+        now: float | None = None,
     ) -> list[AlarmEvent]:
-        """Shelve an alarm for duration_s (0 < duration_s <= max_s) with a reason; it unshelves itself."""
+        """Shelve an alarm for duration_s (0 < duration_s <= max_s) from ``now`` with a reason; it unshelves itself."""
         a = self._get(alarm_id)
-        if a.state in _HIDDEN:
-            raise AlarmError(f"cannot shelve {alarm_id}: it is {a.state.value}")
-        if not reason.strip():
-            raise AlarmError(f"cannot shelve {alarm_id}: a reason is required")
-        if not 0 < duration_s <= max_s:
-            raise AlarmError(f"cannot shelve {alarm_id} for {duration_s:g} s: the maximum is {max_s:g} s")
-        now = self._clock()
+        to = command_target(alarm_id, "shelve", a.state, a.active, reason)
+        check_shelve_duration(alarm_id, duration_s, max_s)
+        now = self._clock() if now is None else now
         a.shelved_until = now + duration_s
         a.user, a.reason = user, reason
         events: list[AlarmEvent] = []
-        self._set(a, AlarmState.SHELVED, now, "shelve", events, user, reason)
+        self._set(a, to, now, "shelve", events, user, reason)
         self._watch(a)
         return events
 
     def unshelve(self, alarm_id: str, user: str, comment: str = "") -> list[AlarmEvent]:
         """End a shelving early: back to the state the process dictates."""
         a = self._get(alarm_id)
-        if a.state is not AlarmState.SHELVED:
-            raise AlarmError(f"cannot unshelve {alarm_id}: it is {a.state.value}, not shelved")
+        command_target(alarm_id, "unshelve", a.state, a.active)
         events: list[AlarmEvent] = []
         self._come_back(a, self._clock(), "unshelve", user, comment, events)
         return events
 
     def suppress(self, alarm_id: str, user: str, reason: str) -> list[AlarmEvent]:
         """Suppress an alarm by design (plant state), with a reason and who."""
-        return self._take_out(alarm_id, AlarmState.SUPPRESSED, "suppress", user, reason)
+        return self._take_out(alarm_id, "suppress", user, reason)
 
     def out_of_service(self, alarm_id: str, user: str, reason: str) -> list[AlarmEvent]:
         """Take an alarm out of service (maintenance, broken instrument), with a reason and who."""
-        return self._take_out(alarm_id, AlarmState.OUT_OF_SERVICE, "out_of_service", user, reason)
+        return self._take_out(alarm_id, "out_of_service", user, reason)
 
     def return_to_service(self, alarm_id: str, user: str, comment: str = "") -> list[AlarmEvent]:
         """End a suppression or out-of-service: back to the state the process dictates."""
         a = self._get(alarm_id)
-        if a.state is not AlarmState.SUPPRESSED and a.state is not AlarmState.OUT_OF_SERVICE:
-            raise AlarmError(f"cannot return {alarm_id} to service: it is {a.state.value}")
+        command_target(alarm_id, "return_to_service", a.state, a.active)
         events: list[AlarmEvent] = []
         self._come_back(a, self._clock(), "return_to_service", user, comment, events)
         return events
+
+    def restore_latched(self, alarm_id: str) -> None:
+        """At start-up: a NORMAL alarm the journal shows returned but unacknowledged becomes RTN_UNACK again."""
+        a = self._get(alarm_id)
+        if a.state is AlarmState.NORMAL and not a.active:
+            a.state = AlarmState.RTN_UNACK
 
     # ----- views ----------------------------------------------------------------------------------
 
@@ -341,12 +384,9 @@ class AlarmEngine:
         if a.state not in _HIDDEN:
             events.append(AlarmEvent(ts, a.alarm_id, a.state, a.state, "persistent", a.value, "", "active for 5 min"))
 
-    def _take_out(self, alarm_id: str, to: AlarmState, what: str, user: str, reason: str) -> list[AlarmEvent]:
+    def _take_out(self, alarm_id: str, what: str, user: str, reason: str) -> list[AlarmEvent]:
         a = self._get(alarm_id)
-        if a.state is AlarmState.SUPPRESSED or a.state is AlarmState.OUT_OF_SERVICE:
-            raise AlarmError(f"cannot {what.replace('_', ' ')} {alarm_id}: it is {a.state.value}; return it to service first")
-        if not reason.strip():
-            raise AlarmError(f"cannot {what.replace('_', ' ')} {alarm_id}: a reason is required")
+        to = command_target(alarm_id, what, a.state, a.active, reason)
         a.user, a.reason, a.shelved_until = user, reason, None
         events: list[AlarmEvent] = []
         self._set(a, to, self._clock(), what, events, user, reason)

@@ -28,7 +28,8 @@ class Action(str, Enum):
 
     VIEW = "view"
     ACK_ALARM = "ack_alarm"
-    SHELVE_ALARM = "shelve_alarm"
+    SHELVE_ALARM = "shelve_alarm"  # shelve and unshelve
+    SUPPRESS_ALARM = "suppress_alarm"  # suppress, take out of service, return to service
     ACK_ANDON = "ack_andon"
     RESOLVE_ANDON = "resolve_andon"
     CREATE_ORDER = "create_order"
@@ -53,7 +54,10 @@ _MATRIX: dict[Role, frozenset[Action]] = {
     Role.PRODUCTION_PLANNER: frozenset({A.VIEW, A.CREATE_ORDER, A.RELEASE_ORDER, A.EXPORT_REPORT}),
     Role.MES_MANAGER: frozenset({A.VIEW, A.RELEASE_ORDER, A.MANAGE_CAPACITY, A.ACK_ANDON, A.EXPORT_REPORT}),
     Role.ENGINEER: frozenset(
-        {A.VIEW, A.ACK_ALARM, A.SHELVE_ALARM, A.REVIEW_RISK, A.TRAIN_MODEL, A.WRITE_SETPOINT, A.EXPORT_REPORT}
+        {
+            A.VIEW, A.ACK_ALARM, A.SHELVE_ALARM, A.SUPPRESS_ALARM, A.REVIEW_RISK, A.TRAIN_MODEL,
+            A.WRITE_SETPOINT, A.EXPORT_REPORT,
+        }  # fmt: skip
     ),
     Role.ADMIN: frozenset(Action),
 }

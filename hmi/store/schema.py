@@ -1,4 +1,4 @@
-"""The tables (SQLAlchemy Core): the historian (tags, raw samples, min/max rollups), the users and the audit trail."""
+"""The tables (SQLAlchemy Core): the historian (tags, raw samples, min/max rollups), the users, the audit trail and the alarm journal."""
 
 from __future__ import annotations
 
@@ -99,4 +99,40 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", Text, nullable=False),
+)
+
+# The alarm journal (hmi.domain.alarm_journal): every alarm event. Process events are written by the
+# journal holder (one workstation at a time, see alarm_lease), commands by whoever gave them, in the
+# transaction of their audit record. Other workstations apply the commands they read back.
+alarm_journal = Table(
+    "alarm_journal",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("ts_us", BigInteger, nullable=False),
+    Column("alarm_id", Text, nullable=False),
+    Column("tag", Text, nullable=False),
+    Column("twin", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("priority", SmallInteger, nullable=False),
+    Column("from_state", Text, nullable=False),
+    Column("to_state", Text, nullable=False),
+    Column("what", Text, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("user_name", Text, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("until_us", BigInteger, nullable=True),
+    Column("workstation", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_alarm_journal_ts", "ts_us"),
+    Index("ix_alarm_journal_alarm", "alarm_id", "id"),
+)
+
+# Who writes the process events to the journal: one row per lease name, held by a workstation until
+# expires_us unless renewed; another takes it over when it has expired (the holder went away).
+alarm_lease = Table(
+    "alarm_lease",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
 )

@@ -1,0 +1,373 @@
+"""The alarm system of one workstation (or `hmi collect`): engine, journal, shared commands.
+
+Every workstation evaluates the alarms itself, from its own PLC connections, so its alarm list works
+when the database or another workstation is away. The database is shared through the journal:
+
+- **Process events** (activate, return, persistent, shelve_ended) are written by the *journal holder*:
+  the one workstation that holds the lease ``journal`` (renewed every second, taken over by another
+  when it lapses). So each event is in the journal once, however many workstations run.
+- **Commands** (ack, shelve, ...) are written by whoever gave them, with their audit record
+  (hmi.services.alarm_commands). Each workstation reads the journal every ``sync_every_s`` and applies
+  the commands given elsewhere to its own engine: an acknowledgement on one screen shows on the others
+  within about a second.
+- At start-up the journal's last word on each alarm is restored: shelving (with its end), suppression,
+  out of service, latched alarms, and acknowledgements of alarms still active.
+
+Runs on the event loop's thread (the engine's owner); database work goes to an executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Engine
+
+from hmi.domain.alarm_defs import AlarmDefinition
+from hmi.domain.alarm_engine import AlarmEngine, AlarmError, AlarmEvent, AlarmState, AlarmStatus
+from hmi.domain.alarm_journal import PROCESS, JournalEntry, journal_entry, twin_of
+from hmi.domain.tags import TagValue
+from hmi.io.link import LinkState, LinkStatus
+from hmi.services.alarm_commands import AlarmCommand, AlarmSnapshot, carry_out
+from hmi.services.commands import CommandService
+from hmi.store import alarm_journal
+from hmi.store.db import one_line
+from hmi.store.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+# A command read back from another workstation for an alarm that is not (yet) in a state it applies
+# to here (this engine saw the activation a moment later) is retried for this long.
+PENDING_S = 10.0
+# At start-up, an acknowledgement the journal holds for an alarm still active is applied when this
+# engine activates the alarm within this long.
+STARTUP_ACK_S = 30.0
+# A remote acknowledgement does not apply to an activation this much newer than it.
+ACK_SLACK_S = 2.0
+JOURNAL_QUEUE_LIMIT = 200_000
+
+Detector = Callable[[Sequence[TagValue]], Iterable[tuple[str, bool, float, float]]]
+Listener = Callable[[Sequence[JournalEntry]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmCenterStats:
+    """The journal's health for the status bar: holder or not, queued, written, dropped, last error."""
+
+    holder: bool
+    queued: int
+    written: int
+    dropped: int
+    db_ok: bool
+    last_error: str
+
+
+class AlarmCenter:
+    """One workstation's alarm system: evaluates, journals (as holder), shares and restores commands."""
+
+    def __init__(
+        self,
+        definitions: Sequence[AlarmDefinition],
+        db: Engine | None,
+        workstation: str,
+        *,
+        links: Callable[[], Sequence[LinkStatus]] = tuple,
+        detector: Detector | None = None,
+        max_shelve_s: float = 8 * 3600.0,
+        clock: Callable[[], float] = time.time,
+        sync_every_s: float = 0.5,
+        lease_ttl_s: float = 5.0,
+    ) -> None:
+        self.engine = AlarmEngine(definitions, clock)
+        self.definitions: dict[str, AlarmDefinition] = {d.alarm_id: d for d in definitions}
+        self._twins = {d.alarm_id: twin_of(d) for d in definitions}
+        self.db = db
+        self.workstation = workstation
+        self.max_shelve_s = max_shelve_s
+        self._links = links
+        self._detector = detector
+        self._clock = clock
+        self._sync_every_s = sync_every_s
+        self._lease_ttl_s = lease_ttl_s
+        self._link_up: dict[str, bool] = {}
+        self._queue: collections.deque[JournalEntry] = collections.deque()
+        self._pending: dict[str, tuple[JournalEntry, float]] = {}  # alarm_id -> (ack to apply, until)
+        self._applied: set[int] = set()
+        self._last_id = 0
+        self._holder = db is None
+        self._written = 0
+        self._dropped = 0
+        self._db_ok = True
+        self._last_error = ""
+        self._task: asyncio.Task[None] | None = None
+        self._listeners: list[Listener] = []
+        self._journaled: list[Listener] = []
+        self.version = 0  # bumped on every change a view would show
+
+    # ----- wiring ---------------------------------------------------------------------------------
+
+    def on_change(self, listener: Listener) -> None:
+        """Call ``listener(entries)`` on every change (local, remote or timed), on the loop's thread."""
+        self._listeners.append(listener)
+
+    def on_journaled(self, listener: Listener) -> None:
+        """Call ``listener(entries)`` with the events this workstation journals as holder (for e-mail)."""
+        self._journaled.append(listener)
+
+    @property
+    def holder(self) -> bool:
+        """Whether this workstation writes the process events to the journal."""
+        return self._holder
+
+    def consume(self, batch: Sequence[TagValue]) -> None:
+        """A tag bus consumer: evaluate the limit (and anomaly) alarms of a batch."""
+        events = self.engine.update(batch)
+        if self._detector is not None:
+            for alarm_id, active, value, ts in self._detector(batch):
+                if alarm_id in self.definitions:
+                    events.extend(self.engine.set_condition(alarm_id, active, value, ts))
+        if events:
+            self._handle(events)
+
+    def tick(self, now: float | None = None) -> None:
+        """Time-driven transitions and link changes; the periodic task calls it, tests may too."""
+        now = self._clock() if now is None else now
+        events: list[AlarmEvent] = []
+        for link in self._links():
+            up = link.state is LinkState.UP
+            if self._link_up.get(link.name) != up:
+                self._link_up[link.name] = up
+                events.extend(self.engine.link(link.name, up, min(link.since, now)))
+        events.extend(self.engine.tick(now))
+        self._pending = {k: v for k, v in self._pending.items() if v[1] > now}
+        if events:
+            self._handle(events)
+
+    # ----- views ----------------------------------------------------------------------------------
+
+    def active(self) -> list[AlarmStatus]:
+        """Every alarm not NORMAL, by priority then newest."""
+        return self.engine.active()
+
+    def snapshot(self) -> dict[str, AlarmSnapshot]:
+        """The state of every alarm that is not NORMAL (what a command is checked against)."""
+        return {s.alarm_id: AlarmSnapshot(s.state, s.active) for s in self.engine.active()}
+
+    def stats(self) -> AlarmCenterStats:
+        """The journal's health."""
+        return AlarmCenterStats(self._holder, len(self._queue), self._written, self._dropped, self._db_ok,
+                                self._last_error)  # fmt: skip
+
+    # ----- commands -------------------------------------------------------------------------------
+
+    def prepare(self, command: AlarmCommand) -> Callable[[CommandService], list[JournalEntry]]:
+        """The blocking call that carries out ``command`` (for ctx.command), checked against the state now."""
+        snapshot = self.snapshot()
+        definitions, max_s = self.definitions, self.max_shelve_s
+        return lambda commands: carry_out(commands, definitions, snapshot, command, max_shelve_s=max_s)
+
+    def apply(self, entries: Iterable[JournalEntry]) -> None:
+        """Apply command entries (written here or read back from the journal) to this engine."""
+        echoes: list[AlarmEvent] = []
+        applied: list[JournalEntry] = []
+        for entry in entries:
+            if entry.entry_id:
+                if entry.entry_id in self._applied:
+                    continue
+                self._applied.add(entry.entry_id)
+            if not entry.is_command or entry.alarm_id not in self.definitions:
+                continue
+            try:
+                echoes.extend(self._apply_one(entry))
+                applied.append(entry)
+            except AlarmError as error:
+                if entry.what == "ack" and entry.workstation != self.workstation:
+                    self._pending[entry.alarm_id] = (entry, self._clock() + PENDING_S)
+                log.debug("journal command %s on %s not applied here: %s", entry.what, entry.alarm_id, error)
+        if echoes or applied:
+            self._changed(applied)
+
+    def _apply_one(self, e: JournalEntry) -> list[AlarmEvent]:
+        engine = self.engine
+        if e.what == "ack":
+            status = engine.status(e.alarm_id)
+            if status.activated_at is not None and status.activated_at > e.ts + ACK_SLACK_S and status.active:
+                raise AlarmError(f"{e.alarm_id} activated again after the acknowledgement")
+            return engine.ack(e.alarm_id, e.user, e.comment)
+        if e.what == "shelve":
+            now = self._clock()
+            remaining = (e.until or now) - now
+            if remaining <= 0:
+                return []
+            return engine.shelve(e.alarm_id, e.user, remaining, e.comment, max_s=math.inf, now=now)
+        if e.what == "unshelve":
+            return engine.unshelve(e.alarm_id, e.user, e.comment)
+        if e.what == "suppress":
+            return engine.suppress(e.alarm_id, e.user, e.comment)
+        if e.what == "out_of_service":
+            return engine.out_of_service(e.alarm_id, e.user, e.comment)
+        if e.what == "return_to_service":
+            return engine.return_to_service(e.alarm_id, e.user, e.comment)
+        return []
+
+    # ----- the machine ----------------------------------------------------------------------------
+
+    def _handle(self, events: list[AlarmEvent]) -> None:
+        """Journal (as holder) the engine's own events, apply start-up acks, tell the listeners."""
+        entries = [self._entry(e) for e in events]
+        for e in events:
+            if e.what == "activate" and e.alarm_id in self._pending:
+                pending, until = self._pending.pop(e.alarm_id)
+                if until > self._clock():
+                    try:
+                        self.engine.ack(e.alarm_id, pending.user, pending.comment)
+                    except AlarmError:
+                        pass
+        if self._holder and self.db is not None:
+            journaled = [x for x in entries if x.what in PROCESS]
+            self._enqueue(journaled)
+            if journaled:
+                for listener in self._journaled:
+                    listener(journaled)
+        elif self._holder:
+            for listener in self._journaled:
+                listener(entries)
+        self._changed(entries)
+
+    def _entry(self, event: AlarmEvent) -> JournalEntry:
+        defn = self.definitions[event.alarm_id]
+        until = None
+        if event.to_state is AlarmState.SHELVED:
+            until = self.engine.status(event.alarm_id).shelved_until
+        return journal_entry(event, defn, self._twins[event.alarm_id], self.workstation, until)
+
+    def _changed(self, entries: Sequence[JournalEntry]) -> None:
+        self.version += 1
+        for listener in self._listeners:
+            try:
+                listener(entries)
+            except Exception:  # a view's bug must not stop the alarm system
+                log.exception("an alarm listener failed")
+
+    def _enqueue(self, entries: Sequence[JournalEntry]) -> None:
+        self._queue.extend(entries)
+        while len(self._queue) > JOURNAL_QUEUE_LIMIT:
+            self._queue.popleft()
+            self._dropped += 1
+
+    # ----- start, run, stop -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Restore the journal's state (if the database answers) and start the periodic work."""
+        if self.db is not None:
+            loop = asyncio.get_running_loop()
+            try:
+                states, last, self._holder = await loop.run_in_executor(None, self._read_start)
+            except (DatabaseUnavailable, exc.DBAPIError, OSError) as error:
+                self._db_error(error)
+            else:
+                self._restore(states)
+                self._last_id = last
+        self._task = asyncio.ensure_future(self._run())
+
+    def _read_start(self) -> tuple[dict[str, alarm_journal.LatestState], int, bool]:
+        assert self.db is not None
+        holder = alarm_journal.hold_lease(self.db, self.workstation, self._lease_ttl_s)
+        last = alarm_journal.last_id(self.db)
+        return alarm_journal.latest_states(self.db), last, holder
+
+    def _restore(self, states: Mapping[str, alarm_journal.LatestState]) -> None:
+        now = self._clock()
+        for alarm_id, s in states.items():
+            if alarm_id not in self.definitions:
+                continue
+            e = s.entry
+            try:
+                if e.to_state is AlarmState.SHELVED and e.until is not None and e.until > now:
+                    self.engine.shelve(alarm_id, e.user, e.until - now, e.comment, max_s=math.inf, now=now)
+                elif e.to_state is AlarmState.SUPPRESSED:
+                    self.engine.suppress(alarm_id, e.user, e.comment or "restored")
+                elif e.to_state is AlarmState.OUT_OF_SERVICE:
+                    self.engine.out_of_service(alarm_id, e.user, e.comment or "restored")
+                elif e.to_state is AlarmState.RTN_UNACK:
+                    self.engine.restore_latched(alarm_id)
+                elif e.to_state is AlarmState.ACKED:
+                    self._pending[alarm_id] = (e, now + STARTUP_ACK_S)
+            except AlarmError as error:
+                log.warning("could not restore %s from the journal: %s", alarm_id, error)
+        self._changed([])
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_lease = 0.0
+        while True:
+            await asyncio.sleep(self._sync_every_s)
+            self.tick()
+            if self.db is None:
+                continue
+            renew = time.monotonic() >= next_lease
+            if renew:
+                next_lease = time.monotonic() + 1.0
+            batch = list(self._queue)
+            try:
+                holder, fresh = await loop.run_in_executor(None, self._db_round, batch, renew)
+            except (DatabaseUnavailable, exc.DBAPIError, OSError) as error:
+                self._db_error(error)
+                continue
+            for _ in range(len(batch)):
+                self._queue.popleft()
+            self._written += len(batch)
+            if not self._db_ok:
+                log.info("alarm journal: the database is back; %d events written", len(batch))
+            self._db_ok, self._last_error = True, ""
+            if holder is not None and holder != self._holder:
+                log.info("alarm journal: this workstation %s the journal holder", "is now" if holder else "is no longer")
+                self._holder = holder
+            if fresh:
+                self._last_id = max(self._last_id, fresh[-1].entry_id)
+                self.apply(e for e in fresh if e.is_command)
+
+    def _db_round(self, batch: list[JournalEntry], renew: bool) -> tuple[bool | None, list[JournalEntry]]:
+        """In the executor: write the queued events, renew the lease, read what others wrote."""
+        assert self.db is not None
+        alarm_journal.append_many(self.db, batch)
+        holder = alarm_journal.hold_lease(self.db, self.workstation, self._lease_ttl_s) if renew else None
+        return holder, alarm_journal.since(self.db, self._last_id)
+
+    def _db_error(self, error: BaseException) -> None:
+        text = one_line(error) if isinstance(error, exc.DBAPIError) else str(error)
+        if self._db_ok:
+            log.warning("alarm journal: the database is unavailable (%s); %d events wait", text, len(self._queue))
+        self._db_ok, self._last_error = False, text
+
+    async def stop(self) -> None:
+        """Stop the periodic work, write what is queued (best effort) and give the lease up."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self.db is None:
+            return
+        loop = asyncio.get_running_loop()
+        batch = list(self._queue)
+        try:
+            await loop.run_in_executor(None, self._flush_and_release, batch)
+            self._queue.clear()
+            self._written += len(batch)
+        except (DatabaseUnavailable, exc.DBAPIError, OSError) as error:
+            log.error("alarm journal: %d events could not be written at shutdown: %s", len(batch), error)
+
+    def _flush_and_release(self, batch: list[JournalEntry]) -> None:
+        assert self.db is not None
+        alarm_journal.append_many(self.db, batch)
+        if self._holder:
+            alarm_journal.release_lease(self.db, self.workstation)

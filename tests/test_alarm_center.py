@@ -1,0 +1,200 @@
+"""The alarm center: journal holder, commands journaled with their audit record, shared between
+workstations through the journal, and restored at start-up (SQLite here; PostgreSQL in the shared test)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from hmi.domain.alarm_defs import AlarmDefinition, AlarmKind
+from hmi.domain.alarm_engine import AlarmError, AlarmState
+from hmi.domain.permissions import PermissionDenied
+from hmi.domain.session import SessionUser
+from hmi.domain.tags import Quality, TagValue
+from hmi.services.alarm_center import AlarmCenter
+from hmi.services.alarm_commands import AlarmCommand, carry_out, parse_duration, snapshot_from_journal
+from hmi.services.commands import CommandService
+from hmi.store import alarm_journal
+from hmi.store.audit import AuditQuery, query
+
+DEFS = [
+    AlarmDefinition("reactor.temp.hi", "reactor.temp", AlarmKind.HI, 80.0, 3, deadband=1.0),
+    AlarmDefinition("reactor.temp.hihi", "reactor.temp", AlarmKind.HIHI, 90.0, 1, deadband=1.0),
+]
+
+
+def tv(value: float, ts: float | None = None) -> TagValue:
+    ts = time.time() if ts is None else ts
+    return TagValue("reactor.temp", value, Quality.GOOD, ts, ts)
+
+
+def service(engine, name: str = "olga", role: str = "operator", ws: str = "ws-1") -> CommandService:
+    return CommandService(engine, lambda: SessionUser(name, role), ws)
+
+
+async def until(predicate, timeout: float = 3.0) -> float:
+    """Wait until predicate() is true; the seconds it took (fails the test after timeout)."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.02)
+    return time.monotonic() - start
+
+
+def state(center: AlarmCenter, alarm_id: str) -> AlarmState:
+    return center.engine.status(alarm_id).state
+
+
+def test_holder_journals_activation_and_return_once(engine):
+    async def main():
+        a = AlarmCenter(DEFS, engine, "ws-a", sync_every_s=0.05)
+        b = AlarmCenter(DEFS, engine, "ws-b", sync_every_s=0.05)
+        await a.start()
+        await b.start()
+        assert a.holder and not b.holder
+        for c in (a, b):
+            c.consume([tv(85.0)])
+        await until(lambda: a.stats().written >= 1)
+        for c in (a, b):
+            c.consume([tv(70.0)])
+        await until(lambda: a.stats().written >= 2)
+        await a.stop()
+        await b.stop()
+
+    asyncio.run(main())
+    rows = alarm_journal.query(engine)
+    assert [(r.alarm_id, r.what, r.to_state, r.workstation) for r in rows] == [
+        ("reactor.temp.hi", "activate", AlarmState.UNACK, "ws-a"),
+        ("reactor.temp.hi", "return", AlarmState.RTN_UNACK, "ws-a"),
+    ]
+    assert rows[0].value == 85.0 and rows[0].priority == 3 and rows[0].twin == "reactor"
+
+
+def test_an_acknowledgement_on_one_workstation_shows_on_the_other(engine):
+    async def main():
+        a = AlarmCenter(DEFS, engine, "ws-a", sync_every_s=0.1)
+        b = AlarmCenter(DEFS, engine, "ws-b", sync_every_s=0.1)
+        await a.start()
+        await b.start()
+        for c in (a, b):
+            c.consume([tv(95.0)])
+        assert state(b, "reactor.temp.hihi") is AlarmState.UNACK
+        entries = a.prepare(AlarmCommand("ack", ("reactor.temp.hihi",), "seen, cooling"))(service(engine, ws="ws-a"))
+        a.apply(entries)
+        assert state(a, "reactor.temp.hihi") is AlarmState.ACKED
+        took = await until(lambda: state(b, "reactor.temp.hihi") is AlarmState.ACKED)
+        shelved = b.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "sensor check", 600))(
+            service(engine, "sam", "shift_supervisor", "ws-b")
+        )
+        b.apply(shelved)
+        await until(lambda: state(a, "reactor.temp.hi") is AlarmState.SHELVED)
+        await a.stop()
+        await b.stop()
+        return took
+
+    took = asyncio.run(main())
+    assert took < 2.0
+    acks = alarm_journal.query(engine, alarm_journal.JournalQuery(what=["ack"]))
+    assert [(r.user, r.comment, r.workstation, r.from_state, r.to_state) for r in acks] == [
+        ("olga", "seen, cooling", "ws-a", AlarmState.UNACK, AlarmState.ACKED)
+    ]
+    audit = query(engine, AuditQuery(action="ack_alarm"))
+    assert [(r.user, r.target, r.result, r.old_value, r.new_value) for r in (x.entry for x in audit)] == [
+        ("olga", "reactor.temp.hihi", "ok", "unack", "acked")
+    ]
+    shelve = alarm_journal.query(engine, alarm_journal.JournalQuery(what=["shelve"]))[0]
+    assert shelve.user == "sam" and shelve.comment == "sensor check" and shelve.until == pytest.approx(shelve.ts + 600)
+
+
+def test_a_command_the_state_does_not_allow_is_refused_and_nothing_is_journaled(engine):
+    center = AlarmCenter(DEFS, None, "ws-a")
+    with pytest.raises(AlarmError, match="not unacknowledged"):
+        center.prepare(AlarmCommand("ack", ("reactor.temp.hi",)))(service(engine))
+    with pytest.raises(AlarmError, match="no alarm 'nope'"):
+        center.prepare(AlarmCommand("ack", ("nope",)))(service(engine))
+    with pytest.raises(AlarmError, match="a reason is required"):
+        center.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "", 60))(service(engine, role="engineer"))
+    center.consume([tv(85.0)])
+    with pytest.raises(AlarmError, match="maximum is 28800 s"):
+        center.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "why", 9 * 3600))(service(engine, role="engineer"))
+    with pytest.raises(PermissionDenied):
+        center.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "why", 60))(service(engine, role="operator"))
+    assert alarm_journal.query(engine) == []
+    results = [(r.entry.action, r.entry.result) for r in query(engine, AuditQuery(newest_first=False))]
+    assert results == [("ack_alarm", "refused"), ("ack_alarm", "refused"), ("shelve_alarm", "refused"),
+                       ("shelve_alarm", "refused"), ("shelve_alarm", "denied")]  # fmt: skip
+
+
+def test_ack_all_or_none(engine):
+    center = AlarmCenter(DEFS, None, "ws-a")
+    center.consume([tv(95.0)])
+    with pytest.raises(AlarmError):
+        center.prepare(AlarmCommand("ack", ("reactor.temp.hihi", "reactor.temp.hi", "nope")))(service(engine))
+    assert state(center, "reactor.temp.hihi") is AlarmState.UNACK
+    entries = center.prepare(AlarmCommand("ack", ("reactor.temp.hihi", "reactor.temp.hi")))(service(engine))
+    center.apply(entries)
+    assert {state(center, i) for i in ("reactor.temp.hihi", "reactor.temp.hi")} == {AlarmState.ACKED}
+
+
+def test_start_up_restores_shelving_service_and_latched_alarms(engine):
+    async def first():
+        a = AlarmCenter(DEFS, engine, "ws-a", sync_every_s=0.05)
+        await a.start()
+        a.consume([tv(95.0)])
+        a.consume([tv(70.0)])  # both return: RTN_UNACK, latched
+        a.apply(a.prepare(AlarmCommand("ack", ("reactor.temp.hi",)))(service(engine)))
+        a.apply(a.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "calibration", 3600))(service(engine, role="engineer")))
+        await a.stop()
+
+    async def second():
+        b = AlarmCenter(DEFS, engine, "ws-b", sync_every_s=0.05)
+        await b.start()
+        try:
+            return state(b, "reactor.temp.hi"), state(b, "reactor.temp.hihi"), b.engine.status("reactor.temp.hi")
+        finally:
+            await b.stop()
+
+    asyncio.run(first())
+    hi, hihi, status = asyncio.run(second())
+    assert hi is AlarmState.SHELVED and status.reason == "calibration"
+    assert status.shelved_until == pytest.approx(time.time() + 3600, abs=5)
+    assert hihi is AlarmState.RTN_UNACK
+
+
+def test_the_journal_waits_for_a_database_that_is_away(tmp_path, engine, db_url):
+    import os
+
+    async def main():
+        a = AlarmCenter(DEFS, engine, "ws-a", sync_every_s=0.05)
+        await a.start()
+        path = db_url.removeprefix("sqlite:///")
+        os.rename(path, path + ".away")
+        engine.dispose()
+        a.consume([tv(85.0)])
+        await until(lambda: not a.stats().db_ok)
+        assert a.stats().queued == 1 and state(a, "reactor.temp.hi") is AlarmState.UNACK
+        os.rename(path + ".away", path)
+        engine.dispose()  # drop the pooled connection to the empty file SQLite created meanwhile
+        await until(lambda: a.stats().written == 1)
+        await a.stop()
+
+    asyncio.run(main())
+    assert [r.what for r in alarm_journal.query(engine)] == ["activate"]
+
+
+def test_cli_snapshot_and_durations(engine):
+    center = AlarmCenter(DEFS, engine, "ws-a")
+    asyncio.run(center.start())
+    center.consume([tv(95.0)])
+    asyncio.run(center.stop())
+    snap = snapshot_from_journal(alarm_journal.latest_states(engine))
+    assert snap["reactor.temp.hihi"].state is AlarmState.UNACK and snap["reactor.temp.hihi"].active
+    entries = carry_out(service(engine), center.definitions, snap, AlarmCommand("ack", ("reactor.temp.hihi",)),
+                        max_shelve_s=3600)  # fmt: skip
+    assert entries[0].to_state is AlarmState.ACKED and entries[0].entry_id > 0
+    assert [parse_duration(t) for t in ("90", "90s", "30m", "2h", "1h30m", "45 min")] == [90, 90, 1800, 7200, 5400, 2700]
+    with pytest.raises(AlarmError, match="not a duration"):
+        parse_duration("soon")
