@@ -463,7 +463,8 @@ def alarm_message(config: MailConfig, entries: Sequence[JournalEntry]) -> EmailM
     first = ordered[0]
     more = f" (+{len(ordered) - 1} more)" if len(ordered) > 1 else ""
     subject = f"[HMI P{first.priority}] {_title(first)}{more} — {_hm(first.ts, date=True)} UTC"
-    lines = [f"{_plural(len(ordered), 'new alarm')} at priority {config.max_priority} or higher:", ""]
+    urgent = "P1" if config.max_priority == 1 else f"P1–P{config.max_priority}"
+    lines = [f"{_plural(len(ordered), 'new alarm')} of priority {urgent}:", ""]
     for entry in ordered[:MAX_LISTED]:
         lines += _alarm_lines(entry) + [""]
     if len(ordered) > MAX_LISTED:
