@@ -145,8 +145,8 @@ async def _run(
     users: _Users | None = None,
 ) -> int:
     users = users or _Users()
-    runtime = Runtime(config, url)
     workstation = workstation_name()
+    runtime = Runtime(config, url, workstation)
     session = Session(workstation, users.idle_lock_s)
     # No connection yet (check=False): the engine connects in an executor, at the first login.
     engine = make_engine(url, check=False)
@@ -158,6 +158,7 @@ async def _run(
         commands=CommandService(engine, session.actor, workstation),
     )
     ctx.setpoint_writer = lambda tag, value: runtime.write_setpoint(tag, value)
+    ctx.alarms = runtime.alarms
     window = MainWindow(ctx, panes, title_suffix=title_suffix)
     closed = asyncio.Event()
     window.closed.connect(closed.set)

@@ -14,6 +14,7 @@ from hmi.domain.session import Session, SessionLocked
 from hmi.domain.tag_bus import TagBus
 from hmi.domain.tags import TagValue
 from hmi.io.link import LinkStatus
+from hmi.services.alarm_center import AlarmCenter
 from hmi.services.commands import CommandService, workstation_name
 from hmi.store.writer import WriterStats
 
@@ -56,6 +57,8 @@ class AppContext(QObject):
         self.login_prompt: Callable[[], Awaitable[bool]] | None = None
         # Set by hmi.app: writes a setpoint tag's value to its PLC (blocking; call it in an executor).
         self.setpoint_writer: Callable[[str, float], None] | None = None
+        # Set by hmi.app (or a test): this workstation's alarm system; None in a window without one.
+        self.alarms: AlarmCenter | None = None
         self.plant = plant
         self.bus = bus
         self.history_url = history_url
