@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from bisect import bisect_left, bisect_right
 
 import pytest
 
@@ -243,3 +244,34 @@ def test_states_at_the_end():
 def test_texts_for_numbers():
     assert [pct_text(x) for x in (12.4, 9.25, 0.5, 0.01, 0.0)] == ["12%", "9.2%", "0.5%", "< 0.1%", "0%"]
     assert [span_text(s) for s in (45, 660, 3.5 * H, 50 * H)] == ["45 s", "11 min", "3.5 h", "2.1 d"]
+
+
+def flood_rule_step_by_step(times: list[float], until: float) -> list[tuple[float, float, int, bool]]:
+    """The flood rule played moment by moment: at every arrival and every departure from the window."""
+    leave = [t + 600 for t in times]  # an annunciation is out of the window (T - 10 min, T] from t + 600 on
+    moments = sorted({*times, *(t for t in leave if t < until)})
+    floods, first, prev_end = [], None, float("-inf")
+    for moment in moments:
+        lo, hi = bisect_right(leave, moment), bisect_right(times, moment)
+        if first is None and hi - lo > 10:
+            first = max(times[lo], prev_end)
+        elif first is not None and hi - lo < 5:
+            floods.append((first, moment, bisect_left(times, moment) - bisect_left(times, first), False))
+            first, prev_end = None, moment
+    if first is not None:
+        floods.append((first, until, len(times) - bisect_left(times, first), True))
+    return floods
+
+
+def test_floods_follow_the_rule_on_random_journals():
+    rng = random.Random(3)
+    found = 0
+    for _ in range(300):
+        # Whole minutes as well as random times, so that arrivals and departures coincide.
+        times = sorted(rng.choice([rng.uniform(0, H), rng.randint(0, 59) * 60.0]) for _ in range(rng.randint(0, 80)))
+        journal = [activate(T0 + t, f"a{k % 9}") for k, t in enumerate(times)]
+        h = alarm_health(journal, T0, T0 + H)
+        expected = flood_rule_step_by_step([T0 + t for t in times], T0 + H)
+        assert [(f.start, f.end, f.count, f.ongoing) for f in h.floods] == expected
+        found += len(expected)
+    assert found > 100

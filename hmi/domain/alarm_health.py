@@ -293,7 +293,7 @@ def _floods(times: list[float], ids: list[str], until: float) -> tuple[Flood, ..
         hi = i
         while hi < n and times[hi] == t:
             hi += 1
-        while times[lo] <= t - FLOOD_WINDOW_S:
+        while times[lo] + FLOOD_WINDOW_S <= t:
             lo += 1
         if hi - lo <= FLOOD_ABOVE:
             i = hi
@@ -336,7 +336,7 @@ def _chattering(per_alarm: dict[str, list[float]], refs: dict[str, AlarmRef]) ->
         bursts = 0
         in_burst = False
         for j in range(gap, len(ts)):
-            chatter = ts[j] - ts[j - gap] < CHATTER_WINDOW_S
+            chatter = ts[j - gap] + CHATTER_WINDOW_S > ts[j]
             if chatter and not in_burst:
                 bursts += 1
             in_burst = chatter
@@ -350,7 +350,7 @@ def _max_in_window(ts: list[float], width: float) -> int:
     """The most of the sorted times that fit in one window ``(t - width, t]``."""
     best = lo = 0
     for hi, t in enumerate(ts):
-        while ts[lo] <= t - width:
+        while ts[lo] + width <= t:
             lo += 1
         best = max(best, hi - lo + 1)
     return best
