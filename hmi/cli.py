@@ -7,11 +7,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hmi.commands import audit, collect, db, demo, gui, history, secret, setpoint, user
+from hmi.commands import alarm, audit, collect, db, demo, gui, history, secret, setpoint, user
 from hmi.commands.errors import CommandError
 from hmi.config import ConfigError
 
-COMMAND_MODULES = (gui, demo, collect, db, history, user, audit, secret, setpoint)
+COMMAND_MODULES = (gui, demo, collect, db, history, user, audit, secret, setpoint, alarm)
 
 # Exceptions that are a user's mistake or a missing peer: one line, no traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (CommandError, ConfigError)
@@ -76,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `hmi alarm list | head`: the reader has gone; nothing more to say
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hmi.config import ConfigError, EndpointConfig, PlantConfig
-from hmi.domain.alarm_defs import default_definitions
+from hmi.domain.anomaly import AnomalyDetector
 from hmi.domain.plant import Plant, TagKind
 from hmi.domain.setpoints import SetpointWriteError
 from hmi.domain.tag_bus import TagBus
@@ -24,6 +24,7 @@ from hmi.io.acquisition_loop import AcquisitionLoop
 from hmi.io.link import LinkStatus
 from hmi.io.opcua import OpcUaSource
 from hmi.services.alarm_center import AlarmCenter
+from hmi.services.alarm_mail import AlarmMailer
 from hmi.services.commands import workstation_name
 from hmi.store.db import make_engine
 from hmi.store.writer import HistorianWriter, WriterStats
@@ -66,6 +67,16 @@ def endpoint_password(endpoint: EndpointConfig) -> str | None:
         raise ConfigError(f"endpoint {endpoint.name} (user {endpoint.username}) has no password: {exc}") from None
 
 
+def _mailer(config: PlantConfig) -> AlarmMailer | None:
+    """The e-mail notifier of [alarms.mail] (its password read from the secret ``smtp`` at each send), or None."""
+    mail = config.alarms.mail
+    if mail is None:
+        return None
+    from hmi.secrets import SMTP_SECRET, get_secret
+
+    return AlarmMailer(mail, (lambda: get_secret(SMTP_SECRET)) if mail.username else (lambda: None))
+
+
 class Runtime:
     """Acquisition, historian and alarms for one plant configuration."""
 
@@ -82,11 +93,18 @@ class Runtime:
             for ep in config.endpoints
         ]
         self.db = make_engine(self.database_url, check=False)
+        definitions = config.alarm_definitions()
+        anomaly = config.alarms.anomaly
+        detector = AnomalyDetector.for_definitions(definitions, anomaly.window, anomaly.min_samples, anomaly.z)
         self.alarms = AlarmCenter(
-            default_definitions(self.plant), self.db, workstation or workstation_name(),
-            links=lambda: tuple(s.status for s in self.sources), max_shelve_s=config.alarms.max_shelve_s,
+            definitions, self.db, workstation or workstation_name(),
+            links=lambda: tuple(s.status for s in self.sources), detector=detector.update,
+            max_shelve_s=config.alarms.max_shelve_s,
         )  # fmt: skip
         self.bus.subscribe(self.alarms.consume)
+        self.mailer = _mailer(config)
+        if self.mailer is not None:
+            self.alarms.on_journaled(self.mailer.notify)
         self._acquisition = AcquisitionLoop()
         self._main_loop: asyncio.AbstractEventLoop | None = None
         self._runs: list[concurrent.futures.Future[None]] = []
@@ -102,6 +120,8 @@ class Runtime:
         self._main_loop = asyncio.get_running_loop()
         self.writer.start()
         await self.alarms.start()
+        if self.mailer is not None:
+            self.mailer.start()
         self._acquisition.start()
         self._runs = [self._acquisition.submit(source.run()) for source in self.sources]
 
@@ -117,6 +137,8 @@ class Runtime:
         await loop.run_in_executor(None, self._acquisition.stop, 5.0)
         await asyncio.sleep(0)  # let the last batches handed over reach the bus and the writer
         await self.alarms.stop()
+        if self.mailer is not None:
+            await loop.run_in_executor(None, self.mailer.stop, 10.0)
         await loop.run_in_executor(None, self.writer.stop, 30.0)
         self.db.dispose()
 

@@ -78,7 +78,7 @@ def test_tag_settings_and_per_alarm_overrides() -> None:
     assert (hi.deadband, hi.on_delay_s, hi.off_delay_s) == (5.0, 10.0, 3.0)  # tag settings, default off delay
     assert (hihi.deadband, hihi.on_delay_s, hihi.message) == (5.0, 0.0, "torque trip near")  # the alarm wins
     anomaly = defs["drillrig1.torque.anomaly"]
-    assert (anomaly.priority, anomaly.deadband, anomaly.on_delay_s) == (3, 0.0, 0.0)  # tag anti-chatter is for limits
+    assert (anomaly.priority, anomaly.deadband, anomaly.on_delay_s) == (3, 0.0, 2.0)  # tag anti-chatter is for limits
     assert (defs["plc1.comm_loss"].priority, defs["plc1.comm_loss"].off_delay_s) == (1, 2.0)
 
 

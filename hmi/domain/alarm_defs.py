@@ -65,7 +65,9 @@ DEFAULT_DELAYS: Mapping[AlarmKind, tuple[float, float]] = {
     AlarmKind.HI: (3.0, 3.0),
     AlarmKind.LO: (3.0, 3.0),
     AlarmKind.COMM_LOSS: (5.0, 0.0),
-    AlarmKind.ANOMALY: (0.0, 0.0),
+    # One sample beyond 3 sigma is noise (0.27% of samples: hundreds an hour on a plant); an anomaly
+    # must last 2 s (two samples at 1 Hz) to annunciate, and stay gone 5 s to return.
+    AlarmKind.ANOMALY: (2.0, 5.0),
 }
 DEFAULT_DEADBAND_FRACTION = 0.01  # of the engineering span, when the tag's own deadband is 0
 

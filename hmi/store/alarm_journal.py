@@ -150,12 +150,24 @@ def latest_states(engine: Engine) -> dict[str, LatestState]:
     return states
 
 
-def _newest_per_alarm(conn: Connection, what: list[str] | None) -> dict[str, JournalEntry]:
+def active_before(engine: Engine, ts: float) -> list[JournalEntry]:
+    """The activations of the alarms whose condition was active at ``ts`` (their newest process event before it)."""
+    try:
+        with engine.connect() as conn:
+            newest = _newest_per_alarm(conn, ["activate", "return"], before=ts)
+    except exc.DBAPIError as error:
+        raise unavailable(engine, error) from None
+    return [e for e in newest.values() if e.what == "activate"]
+
+
+def _newest_per_alarm(conn: Connection, what: list[str] | None, before: float | None = None) -> dict[str, JournalEntry]:
     c = alarm_journal.c
     rank = func.row_number().over(partition_by=c.alarm_id, order_by=(c.ts_us.desc(), c.id.desc())).label("rank")
     inner = select(alarm_journal, rank)
     if what is not None:
         inner = inner.where(c.what.in_(what))
+    if before is not None:
+        inner = inner.where(c.ts_us < _us(before))
     ranked = inner.subquery()
     rows = conn.execute(select(*[ranked.c[col.name] for col in alarm_journal.c]).where(ranked.c.rank == 1))
     return {e.alarm_id: e for e in (_entry(r) for r in rows)}
