@@ -14,6 +14,15 @@ NUMERIC_NAMESPACE = "urn:hmi:plc-sim:numeric"
 APPLICATION_URI = "urn:hmi:plc-sim:server"
 LOAD_TWIN_SIZE = 100
 FAULT_TWIN = "faults"
+# Forcing (see plc_sim.force): Objects/Simulation/Force holds one writable Double per forceable tag.
+# Twin ids are lower-case identifiers without dots, so these NodeIds never meet a twin's folder.
+SIMULATION_FOLDER = "Simulation"
+FORCE_FOLDER = "sim.force"
+
+
+def force_node_id(tag_id: str) -> str:
+    """The NodeId (string form) a client writes to force `tag_id`: ``ns=2;s=sim.force.<tag_id>``."""
+    return f"ns=2;s={FORCE_FOLDER}.{tag_id}"
 
 
 def endpoint_url(host: str, port: int) -> str:

@@ -1,4 +1,4 @@
-"""What the simulator writes down: every produced sample (CSV) and the ground-truth episodes (JSON lines)."""
+"""What the simulator writes down: every served sample (CSV) and the ground truth (JSON lines): episodes and forces."""
 
 from __future__ import annotations
 
@@ -41,8 +41,20 @@ class Recorder:
             self._file.close()
 
 
+def _line(twin: str, parameter: str, kind: str, wall_time: float, sim_time: float) -> dict[str, object]:
+    return {
+        "twin": twin,
+        "parameter": parameter,
+        "kind": kind,
+        "wall_time": datetime.fromtimestamp(wall_time, UTC).isoformat(),
+        "wall_epoch": wall_time,
+        "sim_time": sim_time,
+        "sim_time_iso": datetime.fromtimestamp(sim_time, UTC).isoformat(),
+    }
+
+
 class GroundTruth:
-    """Appends one JSON line per episode event to DIR/episodes.jsonl, flushed at once."""
+    """Appends one JSON line per episode event, force and release to DIR/episodes.jsonl, flushed at once."""
 
     def __init__(self, directory: str | Path) -> None:
         Path(directory).mkdir(parents=True, exist_ok=True)
@@ -52,20 +64,20 @@ class GroundTruth:
 
     def write(self, event: Event, wall_time: float) -> None:
         """Record an event that the simulation produced at this wall-clock time (epoch seconds)."""
-        line = {
-            "twin": event.twin,
-            "parameter": event.parameter,
-            "kind": event.kind,
-            "wall_time": datetime.fromtimestamp(wall_time, UTC).isoformat(),
-            "wall_epoch": wall_time,
-            "sim_time": event.sim_time,
-            "sim_time_iso": datetime.fromtimestamp(event.sim_time, UTC).isoformat(),
-        }
+        line = _line(event.twin, event.parameter, event.kind, wall_time, event.sim_time)
         if event.kind == "episode_start":
             self._start_wall[event.twin] = wall_time
         else:
             line["episode_start"] = event.episode_start
             line["episode_start_wall"] = self._start_wall.get(event.twin)
+        self._append(line)
+
+    def write_force(self, twin: str, parameter: str, value: float | None, wall_time: float, sim_time: float) -> None:
+        """Record that a client forced a parameter to `value` (kind "force") or released it (None, "release")."""
+        kind = "release" if value is None else "force"
+        self._append(_line(twin, parameter, kind, wall_time, sim_time) | {"value": value})
+
+    def _append(self, line: dict[str, object]) -> None:
         self._file.write(json.dumps(line) + "\n")
         self._file.flush()
 

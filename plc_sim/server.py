@@ -1,4 +1,4 @@
-"""The OPC UA server: one node per configured parameter, written in one batch per tick."""
+"""The OPC UA server: one node per configured parameter, written in one batch per tick; tags can be forced."""
 
 from __future__ import annotations
 
@@ -13,13 +13,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from asyncua import Server, ua
+from asyncua.common.callback import CallbackType, ServerItemCallback
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.user_managers import UserManager
 
 from hmi.config import PlantConfig
 from hmi.domain.plant import TagKind, TagSpec
 from plc_sim.model import PlantModel, SimParam
-from plc_sim.plant import APPLICATION_URI, FAULT_TWIN, NAMESPACE, NUMERIC_NAMESPACE, endpoint_url
+from plc_sim.plant import (
+    APPLICATION_URI,
+    FAULT_TWIN,
+    FORCE_FOLDER,
+    NAMESPACE,
+    NUMERIC_NAMESPACE,
+    SIMULATION_FOLDER,
+    endpoint_url,
+    force_node_id,
+)
 from plc_sim.recording import GroundTruth, Recorder
 
 STOP_TIMEOUT_S = 2.0
@@ -78,6 +88,17 @@ class _Group:
     nodeids: list[ua.NodeId]
     setpoints: dict[str, ua.NodeId] = field(default_factory=dict)  # twin -> setpoint node
     last_setpoint: dict[str, float] = field(default_factory=dict)
+    forced: dict[int, float] = field(default_factory=dict)  # index in tags -> the value a client forced
+    model_values: list[float] = field(default_factory=list)  # the model's last values, forced or not
+
+
+@dataclass(frozen=True, slots=True)
+class _Forceable:
+    """What a force node stands for: a tag of a group."""
+
+    group: _Group
+    index: int
+    param: SimParam
 
 
 @dataclass(slots=True)
@@ -139,6 +160,9 @@ class SimServer:
         self._server = Server()
         self._groups: list[_Group] = []
         self._faults: list[tuple[str, ua.NodeId]] = []
+        self._forceable: dict[ua.NodeId, _Forceable] = {}
+        # A force's immediate write must not land between a tick's timestamp and that tick's writes.
+        self._write_lock = asyncio.Lock()
         self._recorder: Recorder | None = None
         self._truth: GroundTruth | None = None
         self._sim_t0 = 0.0
@@ -177,6 +201,8 @@ class SimServer:
         self._groups.append(self._group(plant, nodes, opts.rate, seed, opts.episode_every_s))
         if load:
             self._groups.append(self._group(load, nodes, opts.extra_rate, None if seed is None else seed + 1, None))
+        await self._create_force_nodes(self._groups[0])
+        server.subscribe_server_callback(CallbackType.PostWrite, self._on_client_write)
 
         ts_us = time.time_ns() // 1000
         for g in self._groups:
@@ -258,6 +284,61 @@ class SimServer:
             nodes[tag.tag_id] = nodeid
         return nodes
 
+    async def _create_force_nodes(self, g: _Group) -> None:
+        """Objects/Simulation/Force: one writable Double per tag of the group, NaN while the tag is not forced.
+
+        Only the plant's own tags: a node costs about half a millisecond of startup, and the
+        synthetic load tags (thousands, for benchmarks) have no use for forcing.
+        """
+        objects = self._server.nodes.objects
+        params = {p.tag_id: p for p in g.model.params}
+        try:
+            sim = await objects.add_folder(ua.NodeId(SIMULATION_FOLDER, 2), ua.QualifiedName(SIMULATION_FOLDER, 2))
+            folder = await sim.add_folder(ua.NodeId(FORCE_FOLDER, 2), ua.QualifiedName("Force", 2))
+            await folder.write_attribute(ua.AttributeIds.Description, ua.DataValue(ua.Variant(ua.LocalizedText(
+                "Write a number to force the tag to it, NaN to release it (python -m plc_sim.force)"))))
+            for i, tag in enumerate(g.tags):
+                nodeid = parse_node_id(force_node_id(tag))
+                var = await folder.add_variable(
+                    nodeid, ua.QualifiedName(tag, 2), math.nan, varianttype=ua.VariantType.Double
+                )
+                await var.set_writable()
+                self._forceable[nodeid] = _Forceable(g, i, params[tag])
+        except ua.UaStatusCodeError as exc:
+            raise ValueError(f"cannot serve the forcing nodes under {SIMULATION_FOLDER}: {exc}") from None
+
+    async def _on_client_write(self, event: ServerItemCallback, _dispatcher: object) -> None:
+        """After a client's Write request: apply the forces it set or released."""
+        for item, status in zip(event.request_params.NodesToWrite, event.response_params, strict=True):
+            target = self._forceable.get(item.NodeId)
+            if target is None or item.AttributeId != VALUE or not status.is_good():
+                continue
+            variant = item.Value.Value if item.Value is not None else None
+            await self._set_force(target, item.NodeId, variant.Value if variant is not None else None)
+
+    async def _set_force(self, target: _Forceable, force_node: ua.NodeId, value: object) -> None:
+        """Force the tag to a finite value (served at once and at every tick) or release it (anything else)."""
+        g, i, tag = target.group, target.index, target.param.tag_id
+        if isinstance(value, float) and math.isfinite(value):
+            g.forced[i] = value
+            served = value
+            log.info("forced %s to %r", tag, value)
+        else:
+            if not (isinstance(value, float) and math.isnan(value)):
+                # +-inf or a null: not a force, so the node shows the tag as released
+                dv = ua.DataValue(ua.Variant(math.nan, ua.VariantType.Double))
+                await self._server.iserver.aspace.write_attribute_value(force_node, VALUE, dv)
+            if g.forced.pop(i, None) is None:
+                return
+            served = g.model_values[i]  # the model's value resumes now, not at the next tick
+            log.info("released %s", tag)
+        async with self._write_lock:
+            ts_us = time.time_ns() // 1000
+            await self._write([g.nodeids[i]], [tag], [served], ts_us)
+        if self._truth:
+            forced = g.forced.get(i)
+            self._truth.write_force(target.param.twin, target.param.parameter, forced, ts_us / 1e6, self.sim_time())
+
     async def _write(self, nodeids: Sequence[ua.NodeId], tags: Sequence[str], values: list, ts_us: int) -> None:
         """Write one batch straight into the address space (no per-node service call), then record it."""
         stamp = _timestamp(ts_us)
@@ -287,7 +368,12 @@ class SimServer:
     async def _produce(self, g: _Group, ts_us: int) -> None:
         wall = ts_us / 1e6
         values, events = g.model.step(self.sim_time())
-        await self._write(g.nodeids, g.tags, values.tolist(), ts_us)
+        served = g.model_values = values.tolist()
+        if g.forced:
+            served = served.copy()
+            for i, value in g.forced.items():
+                served[i] = value
+        await self._write(g.nodeids, g.tags, served, ts_us)
         for event in events:
             log.info("%s %s.%s", event.kind, event.twin, event.parameter)
             if self._truth:
@@ -295,10 +381,11 @@ class SimServer:
 
     async def _tick(self, g: _Group) -> None:
         self._read_setpoints(g)
-        ts_us = time.time_ns() // 1000
-        await self._produce(g, ts_us)
-        if g is self._groups[0]:
-            await self._write_faults(ts_us)
+        async with self._write_lock:
+            ts_us = time.time_ns() // 1000
+            await self._produce(g, ts_us)
+            if g is self._groups[0]:
+                await self._write_faults(ts_us)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick every group at its rate until stop is set."""
