@@ -70,7 +70,14 @@ def _user_password(args: argparse.Namespace) -> str | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
-    p = argparse.ArgumentParser(prog="plc-sim", description="An OPC UA server that simulates the plant.")
+    p = argparse.ArgumentParser(
+        prog="plc-sim",
+        description="An OPC UA server that simulates the plant.",
+        epilog="Forcing: `plc-sim force [--url URL] TAG VALUE|release` (or `python -m plc_sim.force`) holds a "
+        "running simulator's tag at a value until it is released, e.g. to drive an alarm by hand; clients "
+        "can write the Double node ns=2;s=sim.force.TAG themselves (a number forces, NaN releases). "
+        "See `plc-sim force --help`.",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=4840, help="TCP port (default 4840)")
     p.add_argument("--config", type=Path, help="plant config TOML to simulate (default: the packaged plant)")
@@ -136,7 +143,12 @@ async def _serve(server: SimServer) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the simulator; returns the exit code."""
+    """Run the simulator (or, with first argument `force`, the force command); returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["force"]:  # the simulator itself takes no positional arguments, so no clash
+        from plc_sim.force import main as force_main
+
+        return force_main(argv[1:], prog="plc-sim force")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="plc-sim: %(message)s")
     # asyncua logs a traceback for a taken port (we print one line ourselves) and chatters at INFO
