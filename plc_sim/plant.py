@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from hmi.config import EndpointConfig, ParameterConfig, PlantConfig, TwinConfig
+from hmi.config import AlarmsConfig, EndpointConfig, ParameterConfig, PlantConfig, TwinConfig
 from hmi.domain.plant import Stream, TagKind
 
 NAMESPACE = "urn:hmi:plc-sim"
@@ -80,7 +80,18 @@ def simulated_plant(
     if fault_tags:
         twins[FAULT_TWIN] = fault_twin()
     twins = {tid: t.model_copy(update={"endpoint": endpoint_name}) for tid, t in twins.items()}
-    return PlantConfig(database=base.database, historian=base.historian, endpoints=[endpoint], twins=twins)
+    return PlantConfig(database=base.database, historian=base.historian, session=base.session,
+                       alarms=_alarms_on(base, endpoint_name), endpoints=[endpoint], twins=twins)  # fmt: skip
+
+
+def _alarms_on(base: PlantConfig, endpoint_name: str) -> AlarmsConfig:
+    """The base's alarm settings with its endpoints' communication-loss overrides moved to ``endpoint_name``."""
+    renamed = {ep.name: endpoint_name for ep in base.endpoints}
+    overrides = {}
+    for alarm_id, given in base.alarms.alarms.items():
+        source, _, kind = alarm_id.rpartition(".")
+        overrides[f"{renamed[source]}.{kind}" if kind == "comm_loss" and source in renamed else alarm_id] = given
+    return base.alarms.model_copy(update={"alarms": overrides})
 
 
 def _toml_value(value: object) -> str:
@@ -106,6 +117,16 @@ def to_toml(config: PlantConfig) -> str:
     lines = ["# Written by plc-sim --print-config: the plant this simulator serves.", ""]
     lines += _table("[database]", config.database.model_dump(exclude_none=True).items())
     lines += _table("[historian]", config.historian.model_dump(exclude_none=True).items())
+    lines += _table("[session]", config.session.model_dump(exclude_none=True).items())
+    alarms = config.alarms
+    lines += _table("[alarms]", [("max_shelve_s", alarms.max_shelve_s)])
+    for tag_id, settings in alarms.tags.items():
+        lines += _table(f"[alarms.tags.{json.dumps(tag_id)}]", settings.model_dump(exclude_none=True).items())
+    for alarm_id, given in alarms.alarms.items():
+        lines += _table(f"[alarms.alarms.{json.dumps(alarm_id)}]", given.model_dump(exclude_none=True).items())
+    lines += _table("[alarms.anomaly]", alarms.anomaly.model_dump().items())
+    if alarms.mail is not None:
+        lines += _table("[alarms.mail]", alarms.mail.model_dump(exclude_none=True).items())
     for ep in config.endpoints:
         lines += _table("[[endpoints]]", ep.model_dump(exclude_none=True).items())
     for twin_id, twin in config.twins.items():
