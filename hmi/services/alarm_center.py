@@ -4,8 +4,11 @@ Every workstation evaluates the alarms itself, from its own PLC connections, so 
 when the database or another workstation is away. The database is shared through the journal:
 
 - **Process events** (activate, return, persistent, shelve_ended) are written by the *journal holder*:
-  the one workstation that holds the lease ``journal`` (renewed every second, taken over by another
-  when it lapses). So each event is in the journal once, however many workstations run.
+  every workstation queues its events, and at each sync the one that holds the lease ``journal``
+  (renewed at each sync, taken over by another when it lapses) writes them while the others drop
+  theirs. So each event is in the journal once, however many workstations run, and a workstation
+  that starts while the database is away keeps its events until it can ask. The holder is also
+  the one that tells the e-mail notifier (on_journaled), so a mail goes out once.
 - **Commands** (ack, shelve, ...) are written by whoever gave them, with their audit record
   (hmi.services.alarm_commands). Each workstation reads the journal every ``sync_every_s`` and applies
   the commands given elsewhere to its own engine: an acknowledgement on one screen shows on the others
@@ -117,7 +120,8 @@ class AlarmCenter:
         self._listeners.append(listener)
 
     def on_journaled(self, listener: Listener) -> None:
-        """Call ``listener(entries)`` with the events this workstation journals as holder (for e-mail)."""
+        """Call ``listener(entries)`` with the process events once this workstation wrote them as holder
+        (for e-mail: of several workstations, only the holder sends), on the loop's thread."""
         self._journaled.append(listener)
 
     @property
@@ -229,15 +233,12 @@ class AlarmCenter:
                         self.engine.ack(e.alarm_id, pending.user, pending.comment)
                     except AlarmError:
                         pass
-        if self._holder and self.db is not None:
-            journaled = [x for x in entries if x.what in PROCESS]
-            self._enqueue(journaled)
-            if journaled:
-                for listener in self._journaled:
-                    listener(journaled)
-        elif self._holder:
+        journaled = [x for x in entries if x.what in PROCESS]
+        if self.db is not None:
+            self._enqueue(journaled)  # written if this workstation holds the lease then, else dropped
+        elif journaled:
             for listener in self._journaled:
-                listener(entries)
+                listener(journaled)
         self._changed(entries)
 
     def _entry(self, event: AlarmEvent) -> JournalEntry:
@@ -305,39 +306,40 @@ class AlarmCenter:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        next_lease = 0.0
         while True:
             await asyncio.sleep(self._sync_every_s)
             self.tick()
             if self.db is None:
                 continue
-            renew = time.monotonic() >= next_lease
-            if renew:
-                next_lease = time.monotonic() + 1.0
             batch = list(self._queue)
             try:
-                holder, fresh = await loop.run_in_executor(None, self._db_round, batch, renew)
+                holder, fresh = await loop.run_in_executor(None, self._db_round, batch)
             except (DatabaseUnavailable, exc.DBAPIError, OSError) as error:
                 self._db_error(error)
                 continue
             for _ in range(len(batch)):
                 self._queue.popleft()
-            self._written += len(batch)
             if not self._db_ok:
-                log.info("alarm journal: the database is back; %d events written", len(batch))
+                log.info("alarm journal: the database is back; %d events %s", len(batch),
+                         "written" if holder else "left to the journal holder")  # fmt: skip
             self._db_ok, self._last_error = True, ""
-            if holder is not None and holder != self._holder:
+            if holder != self._holder:
                 log.info("alarm journal: this workstation %s the journal holder", "is now" if holder else "is no longer")
                 self._holder = holder
+            if holder and batch:
+                self._written += len(batch)
+                for listener in self._journaled:
+                    listener(batch)
             if fresh:
                 self._last_id = max(self._last_id, fresh[-1].entry_id)
                 self.apply(e for e in fresh if e.is_command)
 
-    def _db_round(self, batch: list[JournalEntry], renew: bool) -> tuple[bool | None, list[JournalEntry]]:
-        """In the executor: write the queued events, renew the lease, read what others wrote."""
+    def _db_round(self, batch: list[JournalEntry]) -> tuple[bool, list[JournalEntry]]:
+        """In the executor: renew the lease; as holder write the queued events; read what others wrote."""
         assert self.db is not None
-        alarm_journal.append_many(self.db, batch)
-        holder = alarm_journal.hold_lease(self.db, self.workstation, self._lease_ttl_s) if renew else None
+        holder = alarm_journal.hold_lease(self.db, self.workstation, self._lease_ttl_s)
+        if holder:
+            alarm_journal.append_many(self.db, batch)
         return holder, alarm_journal.since(self.db, self._last_id)
 
     def _db_error(self, error: BaseException) -> None:
@@ -362,12 +364,11 @@ class AlarmCenter:
         try:
             await loop.run_in_executor(None, self._flush_and_release, batch)
             self._queue.clear()
-            self._written += len(batch)
         except (DatabaseUnavailable, exc.DBAPIError, OSError) as error:
             log.error("alarm journal: %d events could not be written at shutdown: %s", len(batch), error)
 
     def _flush_and_release(self, batch: list[JournalEntry]) -> None:
         assert self.db is not None
-        alarm_journal.append_many(self.db, batch)
-        if self._holder:
+        if alarm_journal.hold_lease(self.db, self.workstation, self._lease_ttl_s):
+            alarm_journal.append_many(self.db, batch)
             alarm_journal.release_lease(self.db, self.workstation)

@@ -116,6 +116,8 @@ class StatusBar(QStatusBar):
         self.db_label = self._label("status_db")
         self.backlog_label = self._label("status_backlog")
         self.stored_label = self._label("status_stored")
+        self.journal_label = self._label("status_alarm_journal")
+        self.journal_label.setVisible(False)
         self.user_label = UserSlot(self)
         self.user_label.setObjectName("status_user")
         self.user_label.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -146,6 +148,19 @@ class StatusBar(QStatusBar):
         """Read the links and the historian from the context and update the labels."""
         self._refresh_links(self._ctx.links())
         self._refresh_historian(self._ctx.historian())
+        self._refresh_journal()
+
+    def _refresh_journal(self) -> None:
+        """The alarm journal shows only when it cannot write: the alarms still work, their record waits."""
+        alarms = self._ctx.alarms
+        stats = alarms.stats() if alarms is not None else None
+        if stats is None or stats.db_ok:
+            self.journal_label.setVisible(False)
+            return
+        self.journal_label.setVisible(True)
+        tip = (f"The alarms work on this workstation; {stats.queued:,} alarm events wait for the database "
+               f"({stats.last_error})")  # fmt: skip
+        _set(self.journal_label, f"{theme.SHAPE_WARNING} alarm journal waiting: {stats.queued:,}", "health", "warn", tip)
 
     def _refresh_links(self, links: tuple[LinkStatus, ...]) -> None:
         for link in links:
