@@ -9,15 +9,15 @@ second or so. `journal` and `health` read (and export, audited) the journal.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hmi.commands.acting import add_actor_options, command_service
+from hmi.commands.database import open_database
 from hmi.commands.errors import CommandError
-from hmi.config import PlantConfig, load_config
+from hmi.config import load_config
 from hmi.domain.timespec import parse_time
 
 TIME_HELP = "ISO 8601 (2026-11-23T06:00, local time unless it ends in Z), 'now', or relative: -8h, -30m, -7d"
@@ -98,17 +98,6 @@ def _period(p: argparse.ArgumentParser, since: str) -> None:
     p.add_argument("--until", metavar="T", default="now", help="until T (default now)")
 
 
-def _engine(args: argparse.Namespace, config: PlantConfig):  # noqa: ANN202 - sqlalchemy is imported only here
-    if not args.verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-    from hmi.store.db import make_engine
-    from hmi.store.migrate import upgrade
-
-    url = args.db or config.database_url
-    upgrade(url)
-    return make_engine(url)
-
-
 @contextmanager
 def _refusals() -> Iterator[None]:
     """The services' refusals as one-line CommandErrors."""
@@ -155,7 +144,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     definitions = config.alarm_definitions()
-    engine = _engine(args, config)
+    engine = open_database(args, config)
     states = alarm_journal.latest_states(engine)
     rows: list[tuple[int, float, tuple[str, ...]]] = []
     for d in definitions:
@@ -191,7 +180,7 @@ def _carry_out(args: argparse.Namespace, what: str, ids: list[str], comment: str
 
     config = load_config(args.config)
     definitions = {d.alarm_id: d for d in config.alarm_definitions()}
-    engine = _engine(args, config)
+    engine = open_database(args, config)
     with _refusals():
         command = AlarmCommand(what, tuple(ids), comment, duration)
         commands = command_service(args, engine)
@@ -212,7 +201,7 @@ def run_ack(args: argparse.Namespace) -> int:
         from hmi.store import alarm_journal
 
         config = load_config(args.config)
-        snapshot = snapshot_from_journal(alarm_journal.latest_states(_engine(args, config)))
+        snapshot = snapshot_from_journal(alarm_journal.latest_states(open_database(args, config)))
         ids += [i for i in ids_in(snapshot, [AlarmState.UNACK, AlarmState.RTN_UNACK]) if i not in ids]
         if not ids:
             print("no unacknowledged alarms", file=sys.stderr)
@@ -239,7 +228,7 @@ def run_journal(args: argparse.Namespace) -> int:
 
     start, end = _period_of(args)
     config = load_config(args.config)
-    engine = _engine(args, config)
+    engine = open_database(args, config)
     exporting = args.export is not None
     if exporting:
         _check_suffix(args.export, (".csv", ".xlsx"))
@@ -281,7 +270,7 @@ def run_health(args: argparse.Namespace) -> int:
     if args.export is not None:
         _check_suffix(args.export, (".xlsx",))
     config = load_config(args.config)
-    engine = _engine(args, config)
+    engine = open_database(args, config)
     health = health_report(engine, start, end)
     if args.export is not None:
         with _refusals():

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hmi.commands.acting import add_actor_options, command_service
+from hmi.commands.database import open_database
 from hmi.commands.errors import CommandError
 from hmi.config import load_config
 from hmi.domain.audit import Event, Outcome
@@ -54,18 +54,6 @@ def _filters(p: argparse.ArgumentParser, limit_default: int | None) -> None:
         "--limit", metavar="N", type=int, default=limit_default,
         help=f"at most N records, the newest (default: {limit_default or 'all'})",
     )  # fmt: skip
-
-
-def _engine(args: argparse.Namespace, migrate: bool):  # noqa: ANN202 - sqlalchemy is imported only when a command runs
-    if not args.verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-    from hmi.store.db import make_engine
-    from hmi.store.migrate import upgrade
-
-    url = args.db or load_config(args.config).database_url
-    if migrate:
-        upgrade(url)
-    return make_engine(url)
 
 
 def _query(args: argparse.Namespace, *, newest_first: bool, limit: int):  # noqa: ANN202 - an AuditQuery
@@ -113,7 +101,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from hmi.services.audit_view import problem_line, verify_trail
     from hmi.store.db import safe_url, unavailable
 
-    engine = _engine(args, migrate=False)
+    engine = open_database(args, migrate=False)
     try:
         report = verify_trail(engine) if inspect(engine).has_table("audit_log") else None
     except exc.DBAPIError as error:
@@ -146,7 +134,7 @@ def run_list(args: argparse.Namespace) -> int:
 
     limit = args.limit or LIST_LIMIT
     query = _query(args, newest_first=True, limit=limit)
-    engine = _engine(args, migrate=True)
+    engine = open_database(args)
     with _audit_errors():
         records = list_records(command_service(args, engine), query)
     records.reverse()
@@ -187,7 +175,7 @@ def run_export(args: argparse.Namespace) -> int:
     with _audit_errors():
         fmt = export_format(args.file)  # an unknown suffix is refused before any login
     query = _query(args, newest_first=True, limit=args.limit or EXPORT_LIMIT)
-    engine = _engine(args, migrate=True)
+    engine = open_database(args)
     with _audit_errors():
         n = export_records(command_service(args, engine), query, args.file, fmt)
     print(f"exported {n} records to {args.file}")

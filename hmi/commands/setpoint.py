@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hmi.commands.acting import add_actor_options, command_service
+from hmi.commands.database import open_database
 from hmi.commands.errors import CommandError
 from hmi.config import PlantConfig, load_config
 from hmi.domain.permissions import Action, PermissionDenied
@@ -39,17 +39,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     show = verbs.add_parser("show", parents=[common], help="read a setpoint's value from the PLC (no login needed)")
     show.add_argument("tag", metavar="TAG", help="a setpoint tag, e.g. drillrig1.setpoint")
     show.set_defaults(handler=run_show)
-
-
-def _engine(args: argparse.Namespace, config: PlantConfig):  # noqa: ANN202 - sqlalchemy is imported only here
-    if not args.verbose:  # alembic announces every step at INFO
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-    from hmi.store.db import make_engine
-    from hmi.store.migrate import upgrade
-
-    url = args.db or config.database_url
-    upgrade(url)
-    return make_engine(url)
 
 
 @contextmanager
@@ -122,7 +111,7 @@ def run_write(args: argparse.Namespace) -> int:
     from hmi.services.setpoints import write_setpoint
 
     config = load_config(args.config)
-    engine = _engine(args, config)
+    engine = open_database(args, config)
     with _refusals():
         commands = command_service(args, engine)
         # Refused roles are audited and stopped before the PLC is contacted.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from hmi.commands.acting import STDIN, add_actor_options, command_service
+from hmi.commands.database import open_database
 from hmi.commands.errors import CommandError
 from hmi.config import load_config
 from hmi.domain.passwords import PasswordRejected
@@ -48,17 +48,6 @@ NEW_PASSWORD_HELP = (
 )
 
 
-def _engine(args: argparse.Namespace):  # noqa: ANN202 - sqlalchemy is imported only when a command runs
-    if not args.verbose:  # alembic announces every step (and its plugins, on import) at INFO
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-    from hmi.store.db import make_engine
-    from hmi.store.migrate import upgrade
-
-    url = args.db or load_config(args.config).database_url
-    upgrade(url)
-    return make_engine(url)
-
-
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """The store's, the services' and the domain's refusals as one-line CommandErrors."""
@@ -87,7 +76,7 @@ def _new_password(args: argparse.Namespace) -> str:
 def run_add(args: argparse.Namespace) -> int:
     from hmi.services import login, user_admin
 
-    engine = _engine(args)
+    engine = open_database(args)
     with _user_errors():
         if not (args.user or args.local_owner) and login.needs_first_admin(engine):
             if parse_role(args.role) is not Role.ADMIN:
@@ -103,7 +92,7 @@ def run_add(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     from hmi.services import login, user_admin
 
-    engine = _engine(args)
+    engine = open_database(args)
     now = time.time()
     with _user_errors():
         if login.needs_first_admin(engine):
@@ -122,7 +111,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_disable(args: argparse.Namespace) -> int:
     from hmi.services import user_admin
 
-    engine = _engine(args)
+    engine = open_database(args)
     with _user_errors():
         user_admin.disable(command_service(args, engine), args.name)
     print(f"disabled {args.name}")
@@ -132,7 +121,7 @@ def run_disable(args: argparse.Namespace) -> int:
 def run_enable(args: argparse.Namespace) -> int:
     from hmi.services import user_admin
 
-    engine = _engine(args)
+    engine = open_database(args)
     with _user_errors():
         user_admin.enable(command_service(args, engine), args.name)
     print(f"enabled {args.name}")
@@ -142,7 +131,7 @@ def run_enable(args: argparse.Namespace) -> int:
 def run_reset_password(args: argparse.Namespace) -> int:
     from hmi.services import user_admin
 
-    engine = _engine(args)
+    engine = open_database(args)
     with _user_errors():
         commands = command_service(args, engine)
         user_admin.reset_password(commands, args.name, _new_password(args))
@@ -153,7 +142,7 @@ def run_reset_password(args: argparse.Namespace) -> int:
 def run_set_role(args: argparse.Namespace) -> int:
     from hmi.services import user_admin
 
-    engine = _engine(args)
+    engine = open_database(args)
     with _user_errors():
         user = user_admin.set_role(command_service(args, engine), args.name, args.role)
     print(f"{user.name} is now {user.role}")
