@@ -144,3 +144,13 @@ def test_mail_test_reaches_a_real_server(plant, smtp_server, tmp_path, capsys):
     assert smtp_server.wait_for(1)[0].rcpt_tos == ["room@plant.test"]
     assert main(["alarm", "mail-test", "--db", plant]) == 1
     assert "no [alarms.mail] section" in capsys.readouterr().err
+
+
+def test_a_shelving_whose_time_is_up_has_ended_even_with_no_workstation_running(plant, capsys):
+    assert hmi(plant, "shelve", ALARM, "--for", "1s", "--reason", "bump test", "--user", "sam") == 0
+    hmi(plant, "list")
+    assert "shelved" in capsys.readouterr().out
+    time.sleep(1.2)
+    hmi(plant, "list")
+    assert "UNACKNOWLEDGED" in capsys.readouterr().out
+    assert hmi(plant, "ack", ALARM, "--user", "olga") == 0

@@ -140,16 +140,18 @@ def _value(v: float | None) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     """Print each alarm's state as the journal last recorded it, highest priority and newest first."""
+    from hmi.services.alarm_commands import journal_state
     from hmi.store import alarm_journal
 
     config = load_config(args.config)
     definitions = config.alarm_definitions()
     engine = open_database(args, config)
     states = alarm_journal.latest_states(engine)
+    now = time.time()
     rows: list[tuple[int, float, tuple[str, ...]]] = []
     for d in definitions:
         s = states.get(d.alarm_id)
-        state = s.entry.to_state.value if s else "normal"
+        state = journal_state(s, now).value if s else "normal"
         if state == "normal" and not args.all:
             continue
         if args.twin and d.tag.split(".", 1)[0] != args.twin:
@@ -158,7 +160,7 @@ def run_list(args: argparse.Namespace) -> int:
             continue
         since = s.activated_at if s and s.activated_at else (s.entry.ts if s else None)
         detail = ""
-        if s and s.entry.to_state.value in ("shelved", "suppressed", "out_of_service"):
+        if s and state in ("shelved", "suppressed", "out_of_service"):
             until = f" until {_local(s.entry.until)}" if s.entry.until else ""
             detail = f"{s.entry.user}{until}: {s.entry.comment}"
         elif s and s.entry.what == "ack":

@@ -154,9 +154,23 @@ def parse_duration(text: str) -> float:
     return float(h * 3600 + mi * 60 + s)
 
 
-def snapshot_from_journal(states: Mapping[str, alarm_journal.LatestState]) -> dict[str, AlarmSnapshot]:
-    """The alarms' states as the journal last recorded them (for a command given where no engine runs)."""
-    return {alarm_id: AlarmSnapshot(s.entry.to_state, s.active) for alarm_id, s in states.items()}
+def snapshot_from_journal(
+    states: Mapping[str, alarm_journal.LatestState], now: float | None = None
+) -> dict[str, AlarmSnapshot]:
+    """The alarms' states as the journal last recorded them (for a command given where no engine runs).
+
+    A shelving whose time is up counts as ended even when no workstation was running to journal it.
+    """
+    now = time.time() if now is None else now
+    return {alarm_id: AlarmSnapshot(journal_state(s, now), s.active) for alarm_id, s in states.items()}
+
+
+def journal_state(state: alarm_journal.LatestState, now: float) -> AlarmState:
+    """An alarm's state by the journal's last entry, with an expired shelving taken as ended."""
+    e = state.entry
+    if e.to_state is AlarmState.SHELVED and e.until is not None and e.until <= now:
+        return AlarmState.UNACK if state.active else AlarmState.NORMAL
+    return e.to_state
 
 
 def ids_in(snapshot: Mapping[str, AlarmSnapshot], states: Sequence[AlarmState]) -> list[str]:
