@@ -12,9 +12,10 @@ import concurrent.futures
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hmi.config import ConfigError, EndpointConfig, PlantConfig
+from hmi.domain.alarm_engine import AlarmState
 from hmi.domain.anomaly import AnomalyDetector
 from hmi.domain.plant import Plant, TagKind
 from hmi.domain.setpoints import SetpointWriteError
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RuntimeStatus:
-    """What the status line and the status bar show: tags, rates, the historian and every link."""
+    """What the status line and the status bar show: tags, rates, the historian, every link and the alarms."""
 
     tags_good: int
     tags_bad: int
@@ -42,17 +43,38 @@ class RuntimeStatus:
     samples_per_s: float
     historian: WriterStats
     links: tuple[LinkStatus, ...]
+    # Unacknowledged alarms (UNACK or RTN_UNACK) per priority 1-4, shelved alarms, and this workstation's
+    # part in the journal; None/empty until with_alarms() filled them in.
+    alarms_unacked: tuple[int, int, int, int] | None = None
+    alarms_shelved: int = 0
+    journal: str = ""
+
+    def with_alarms(self, alarms: AlarmCenter) -> RuntimeStatus:
+        """This status with the alarm system's counts and the journal's state (holder or follower, waiting)."""
+        counts = alarms.engine.unacked_counts()
+        shelved = sum(1 for s in alarms.active() if s.state is AlarmState.SHELVED)
+        stats = alarms.stats()
+        journal = "holder" if stats.holder else "follower"
+        if not stats.db_ok:
+            journal += f", waiting {stats.queued} ({stats.last_error})"
+        return replace(self, alarms_unacked=(counts[1], counts[2], counts[3], counts[4]), alarms_shelved=shelved,
+                       journal=journal)  # fmt: skip
 
     def line(self) -> str:
         """One status line for a log or a terminal."""
         h = self.historian
         links = " ".join(f"{link.name}={link.state.value}" for link in self.links)
         db = "ok" if h.db_ok else f"DOWN ({h.last_error})"
-        return (
+        text = (
             f"tags good {self.tags_good} bad {self.tags_bad} waiting {self.tags_waiting} | "
             f"{self.samples_per_s:.0f} samples/s | stored {h.stored} | backlog {h.spooled_backlog + h.queued} | "
             f"dropped {h.dropped} | db {db} | {links}"
         )
+        if self.alarms_unacked is not None:
+            p1, p2, p3, p4 = self.alarms_unacked
+            text += (f" | alarms unacked P1 {p1} P2 {p2} P3 {p3} P4 {p4} shelved {self.alarms_shelved}"
+                     f" | journal {self.journal}")  # fmt: skip
+        return text
 
 
 def endpoint_password(endpoint: EndpointConfig) -> str | None:

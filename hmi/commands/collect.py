@@ -1,4 +1,8 @@
-"""`hmi collect`: acquisition and historian without the GUI, for a plant server or a test."""
+"""`hmi collect`: acquisition, historian and alarms without the GUI, for a plant server or a test.
+
+The status line ends with the alarm counts (unacknowledged per priority, shelved) and whether this
+collector writes the alarm journal (holder) or leaves it to another workstation (follower).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,18 @@ import contextlib
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from hmi.config import PlantConfig, load_config
 from hmi.domain.timespec import format_utc
 
+if TYPE_CHECKING:
+    from hmi.runtime import Runtime
+
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add `collect` to the parser."""
-    p = sub.add_parser("collect", parents=[common], help="headless acquisition and historian")
+    p = sub.add_parser("collect", parents=[common], help="headless acquisition, historian and alarms")
     p.add_argument("--run-for", type=float, metavar="SECONDS", help="stop after this many seconds")
     p.add_argument("--status-interval", type=float, default=5.0, metavar="SECONDS", help="status line period")
     p.set_defaults(handler=run)
@@ -35,6 +43,11 @@ def collect(config: PlantConfig, db_url: str | None, run_for: float | None, stat
     upgrade(url)
     asyncio.run(_collect(config, url, run_for, status_interval))
     return 0
+
+
+def _status(runtime: Runtime) -> str:
+    """The status line: acquisition, historian, links, then the alarm counts and the journal's state."""
+    return runtime.status().with_alarms(runtime.alarms).line()
 
 
 async def _collect(config: PlantConfig, url: str, run_for: float | None, status_interval: float) -> None:
@@ -57,8 +70,8 @@ async def _collect(config: PlantConfig, url: str, run_for: float | None, status_
                 await asyncio.wait_for(stop.wait(), status_interval)
             except asyncio.TimeoutError:
                 pass
-            print(f"collect: {format_utc(time.time())} {runtime.status().line()}", flush=True)
+            print(f"collect: {format_utc(time.time())} {_status(runtime)}", flush=True)
     finally:
         await runtime.stop()
-        print(f"collect: {format_utc(time.time())} stopped; {runtime.status().line()}", flush=True)
+        print(f"collect: {format_utc(time.time())} stopped; {_status(runtime)}", flush=True)
         sys.stdout.flush()
