@@ -1,0 +1,238 @@
+"""The alarm journal table: a QAbstractTableModel over a list of JournalEntries (newest first), its sort
+proxy, the words a row is read in, and the paged read that applies the free-text search.
+
+A row reads without colour: the priority is a shape and a number ("◆ 1"), what happened is a word
+("Shelved for 2 h"), states are words ("active unack → active ack"). The priority cell's colour is
+only a second cue, as ISA-101 asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import tzinfo
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QBrush, QColor
+from sqlalchemy.engine import Engine
+
+from hmi.domain.alarm_engine import PERSISTENT_AFTER_S, AlarmState
+from hmi.domain.alarm_health import span_text
+from hmi.domain.alarm_journal import JournalEntry
+from hmi.domain.plant import Plant, TagSpec
+from hmi.reports.audit_export import local_datetime
+from hmi.store import alarm_journal
+from hmi.store.alarm_journal import JournalQuery
+from hmi.ui import theme
+from hmi.ui.tag_display import format_value
+
+Index = QModelIndex | QPersistentModelIndex
+SORT_ROLE = Qt.ItemDataRole.UserRole
+US = 1_000_000
+
+WHAT_TEXT = {
+    "activate": "Activated",
+    "return": "Returned",
+    "ack": "Acknowledged",
+    "shelve": "Shelved",
+    "unshelve": "Unshelved",
+    "shelve_ended": "Shelving ended",
+    "suppress": "Suppressed",
+    "out_of_service": "Out of service",
+    "return_to_service": "Returned to service",
+    "persistent": f"Persistent ({span_text(PERSISTENT_AFTER_S)})",
+}
+STATE_TEXT = {
+    AlarmState.NORMAL: "normal",
+    AlarmState.UNACK: "active unack",
+    AlarmState.ACKED: "active ack",
+    AlarmState.RTN_UNACK: "returned unack",
+    AlarmState.SHELVED: "shelved",
+    AlarmState.SUPPRESSED: "suppressed",
+    AlarmState.OUT_OF_SERVICE: "out of service",
+}
+# Priority 1 (act now) to 4: a shape each, so the priority reads without its colour.
+PRIORITY_SHAPE = {1: theme.SHAPE_ALARM, 2: theme.SHAPE_WARNING, 3: "▼", 4: "●"}
+PRIORITY_COLOURS = {1: (theme.ALARM_HIGH, "#FFFFFF"), 2: (theme.ALARM_LOW, "#000000"), 3: (theme.WARNING, "#000000")}
+MAX_CELL = 200
+
+
+def what_text(e: JournalEntry) -> str:
+    """What happened, in words: 'Activated', 'Shelved for 2 h', 'Persistent (5 min)', ..."""
+    if e.what == "shelve" and e.until is not None:
+        return f"Shelved for {span_text(max(0.0, e.until - e.ts))}"
+    return WHAT_TEXT.get(e.what, e.what.replace("_", " ").capitalize())
+
+
+def state_text(state: AlarmState) -> str:
+    """An alarm state in words ('active unack')."""
+    return STATE_TEXT.get(state, state.value)
+
+
+def transition_text(e: JournalEntry) -> str:
+    """'normal → active unack'; one state when it did not change (a persistent mark)."""
+    if e.from_state is e.to_state:
+        return state_text(e.to_state)
+    return f"{state_text(e.from_state)} → {state_text(e.to_state)}"
+
+
+def priority_text(priority: int) -> str:
+    """The priority as a shape and its number: '◆ 1'."""
+    shape = PRIORITY_SHAPE.get(priority)
+    return f"{shape} {priority}" if shape else str(priority)
+
+
+def matches_text(e: JournalEntry, needle: str) -> bool:
+    """Whether the search text (lower case) is in the alarm id, tag, message or comment."""
+    return any(needle in f.lower() for f in (e.alarm_id, e.tag, e.message, e.comment) if f)
+
+
+def read_journal(engine: Engine, q: JournalQuery, text: str | None = None, page: int = 20_000) -> list[JournalEntry]:
+    """The entries matching ``q`` and the search text, newest first, at most ``q.limit`` (blocking: an executor).
+
+    Without search text the database does it all. With it, pages are read newest first and searched
+    here until enough match, so the newest matches are found even beyond the first ``q.limit`` rows.
+    """
+    q = replace(q, newest_first=True)
+    needle = (text or "").strip().lower()
+    if not needle:
+        return alarm_journal.query(engine, q)
+    limit = q.limit
+    found: list[JournalEntry] = []
+    seen: set[int] = set()
+    end = q.end
+    while True:
+        rows = alarm_journal.query(engine, replace(q, end=end, limit=page))
+        fresh = [e for e in rows if e.entry_id not in seen]
+        if not fresh:
+            return found
+        seen.update(e.entry_id for e in fresh)
+        found.extend(e for e in fresh if matches_text(e, needle))
+        if limit is not None and len(found) >= limit:
+            return found[:limit]
+        if len(rows) < page:
+            return found
+        # Rows sharing the oldest time may straddle the page: read from just after it, skip those seen.
+        end = rows[-1].ts + 1 / US
+
+
+def _flat(text: str | None) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= MAX_CELL else flat[: MAX_CELL - 1] + "…"
+
+
+class JournalTableModel(QAbstractTableModel):
+    """Rows are JournalEntries, newest first; ``set_entries`` replaces them. Values with the tag's unit."""
+
+    def __init__(self, plant: Plant | None = None, tz: tzinfo | None = None, parent=None) -> None:  # noqa: ANN001 - a QObject
+        super().__init__(parent)
+        self._entries: list[JournalEntry] = []
+        self._tz = tz  # None: the workstation's local time zone
+        self._tags: Mapping[str, TagSpec] = {t.tag_id: t for t in plant.tags} if plant else {}
+        self._twins: Mapping[str, str] = {t.twin_id: t.name for t in plant.twins} if plant else {}
+        self.columns: tuple[tuple[str, Callable[[JournalEntry], str], Callable[[JournalEntry], object]], ...] = (
+            ("time", self._time, lambda e: e.ts),  # sorted by row order; see data()
+            ("priority", lambda e: priority_text(e.priority), lambda e: e.priority),
+            ("twin", self.twin_name, self.twin_name),
+            ("alarm", self._alarm, self._alarm),
+            ("what happened", what_text, what_text),
+            ("state", transition_text, transition_text),
+            ("value", self.value_text, lambda e: -float("inf") if e.value is None else e.value),
+            ("user", lambda e: e.user, lambda e: e.user),
+            ("comment", lambda e: _flat(e.comment), lambda e: e.comment),
+            ("workstation", lambda e: e.workstation, lambda e: e.workstation),
+        )
+        self.col = {name: i for i, (name, _, _) in enumerate(self.columns)}
+
+    # --- words -------------------------------------------------------------------------------------
+
+    def _time(self, e: JournalEntry) -> str:
+        return local_datetime(round(e.ts * US), self._tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    def twin_name(self, e: JournalEntry) -> str:
+        """The twin's name ('Drill Rig 1'); a communication-loss alarm belongs to none."""
+        return self._twins.get(e.twin, e.twin)
+
+    @staticmethod
+    def _alarm(e: JournalEntry) -> str:
+        return _flat(e.message or e.alarm_id)
+
+    def value_text(self, e: JournalEntry) -> str:
+        """The value with its unit as the tiles show it ('87.2 °C'); empty when the event has none."""
+        if e.value is None:
+            return ""
+        spec = self._tags.get(e.tag)
+        if spec is None:
+            return f"{e.value:g}"
+        return f"{format_value(spec, e.value)} {spec.unit}".rstrip()
+
+    # --- the collection ----------------------------------------------------------------------------
+
+    def entries(self) -> list[JournalEntry]:
+        """The entries shown, newest first."""
+        return list(self._entries)
+
+    def set_entries(self, entries: Sequence[JournalEntry]) -> None:
+        """Show ``entries`` (newest first) instead of what was shown."""
+        self.beginResetModel()
+        self._entries = list(entries)
+        self.endResetModel()
+
+    def clear(self) -> None:
+        """Show nothing."""
+        self.set_entries([])
+
+    # --- Qt ----------------------------------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self._entries)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802 - Qt's name
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: N802, ANN201
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.columns[section][0]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201 - Qt's variant
+        if not index.isValid() or not 0 <= index.row() < len(self._entries):
+            return None
+        e = self._entries[index.row()]
+        name, show, key = self.columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return show(e)
+        if role == SORT_ROLE:
+            # The rows come newest first by (time, id): the row order breaks ties of equal times.
+            return len(self._entries) - index.row() if name == "time" else key(e)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if name == "time":
+                return local_datetime(round(e.ts * US), self._tz).isoformat(timespec="milliseconds")
+            if name == "alarm":
+                return f"{e.alarm_id}\n{e.message}" if e.message else e.alarm_id
+            if name == "what happened" and e.what == "shelve" and e.until is not None:
+                until = local_datetime(round(e.until * US), self._tz).strftime("%Y-%m-%d %H:%M:%S")
+                return f"shelved until {until}"
+            if name == "comment":
+                return e.comment or None
+            return None
+        if name == "priority" and e.priority in PRIORITY_COLOURS:
+            background, foreground = PRIORITY_COLOURS[e.priority]
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return QBrush(QColor(background))
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(QColor(foreground))
+        if role == Qt.ItemDataRole.TextAlignmentRole and name in ("value", "priority"):
+            horizontal = Qt.AlignmentFlag.AlignRight if name == "value" else Qt.AlignmentFlag.AlignHCenter
+            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+def sort_proxy(model: JournalTableModel, parent=None) -> QSortFilterProxyModel:  # noqa: ANN001 - a QObject
+    """A proxy that sorts by the raw values (time and value as numbers, priority as a number)."""
+    proxy = QSortFilterProxyModel(parent)
+    proxy.setSourceModel(model)
+    proxy.setSortRole(SORT_ROLE)
+    proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+    proxy.setFilterKeyColumn(-1)
+    return proxy
