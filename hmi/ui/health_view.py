@@ -111,8 +111,11 @@ class RowsModel(QAbstractTableModel):
         return None
 
 
-def rows_table(name: str, columns: Sequence[Column], parent=None) -> tuple[QTableView, RowsModel]:  # noqa: ANN001
-    """A sortable, read-only table view over a new RowsModel (through a sort proxy)."""
+def rows_table(
+    name: str, columns: Sequence[Column], stretch: int = -1, parent=None  # noqa: ANN001 - a QWidget
+) -> tuple[QTableView, RowsModel]:
+    """A sortable, read-only table view over a new RowsModel (through a sort proxy); column ``stretch``
+    (default the last) takes the room left, the others fit their contents."""
     model = RowsModel(columns, parent)
     proxy = QSortFilterProxyModel(parent)
     proxy.setSourceModel(model)
@@ -127,9 +130,21 @@ def rows_table(name: str, columns: Sequence[Column], parent=None) -> tuple[QTabl
     view.setWordWrap(False)
     view.verticalHeader().setVisible(False)
     header = view.horizontalHeader()
-    header.setStretchLastSection(True)
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(stretch % len(columns), QHeaderView.ResizeMode.Stretch)
+    view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    model.modelReset.connect(lambda: fit_height(view))
     return view, model
+
+
+def fit_height(view: QTableView) -> None:
+    """Make a table exactly as tall as its rows (the pane scrolls, not each table): no empty space."""
+    rows = view.model().rowCount()
+    height = view.horizontalHeader().sizeHint().height() + 2 * view.frameWidth()
+    height += sum(view.rowHeight(r) or view.verticalHeader().defaultSectionSize() for r in range(rows))
+    if view.horizontalScrollBar().isVisible():
+        height += view.horizontalScrollBar().sizeHint().height()
+    view.setFixedHeight(height)
 
 
 class RateChart(pg.PlotWidget):

@@ -2,8 +2,8 @@
 proxy, the words a row is read in, and the paged read that applies the free-text search.
 
 A row reads without colour: the priority is a shape and a number ("◆ 1"), what happened is a word
-("Shelved for 2 h"), states are words ("active unack → active ack"). The priority cell's colour is
-only a second cue, as ISA-101 asks.
+("Shelved for 2 h"), states are words ("active unack → active ack"). The journal is history, not an
+abnormal state now, so it stays grey (ISA-101); the live alarm pane is where priorities take colour.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import tzinfo
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QBrush, QColor
 from sqlalchemy.engine import Engine
 
 from hmi.domain.alarm_engine import PERSISTENT_AFTER_S, AlarmState
@@ -53,7 +52,6 @@ STATE_TEXT = {
 }
 # Priority 1 (act now) to 4: a shape each, so the priority reads without its colour.
 PRIORITY_SHAPE = {1: theme.SHAPE_ALARM, 2: theme.SHAPE_WARNING, 3: "▼", 4: "●"}
-PRIORITY_COLOURS = {1: (theme.ALARM_HIGH, "#FFFFFF"), 2: (theme.ALARM_LOW, "#000000"), 3: (theme.WARNING, "#000000")}
 MAX_CELL = 200
 
 
@@ -216,12 +214,6 @@ class JournalTableModel(QAbstractTableModel):
             if name == "comment":
                 return e.comment or None
             return None
-        if name == "priority" and e.priority in PRIORITY_COLOURS:
-            background, foreground = PRIORITY_COLOURS[e.priority]
-            if role == Qt.ItemDataRole.BackgroundRole:
-                return QBrush(QColor(background))
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return QBrush(QColor(foreground))
         if role == Qt.ItemDataRole.TextAlignmentRole and name in ("value", "priority"):
             horizontal = Qt.AlignmentFlag.AlignRight if name == "value" else Qt.AlignmentFlag.AlignHCenter
             return int(horizontal | Qt.AlignmentFlag.AlignVCenter)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hmi.domain.alarm_health import FLOOD_ABOVE, AlarmHealth, Finding, num_text, pct_text, span_text
+from hmi.domain.alarm_health import FLOOD_ABOVE, AlarmHealth, Finding, pct_text, span_text
 from hmi.domain.permissions import PermissionDenied
 from hmi.domain.session import SessionLocked
 from hmi.services.commands import Change, CommandService
@@ -181,11 +181,11 @@ class AlarmHealthPane(QWidget):
         self.flood_share = QLabel("")
         self.flood_share.setObjectName("healthFloodShare")
         self.flood_share.setWordWrap(True)
-        self.floods, self.floods_model = rows_table("healthFloods", FLOOD_COLUMNS, self)
-        self.chattering, self.chattering_model = rows_table("healthChattering", CHATTER_COLUMNS, self)
-        self.stale, self.stale_model = rows_table("healthStale", STALE_COLUMNS, self)
-        self.top, self.top_model = rows_table("healthTop", TOP_COLUMNS, self)
-        self.mix, self.mix_model = rows_table("healthMix", MIX_COLUMNS, self)
+        self.floods, self.floods_model = rows_table("healthFloods", FLOOD_COLUMNS, parent=self)
+        self.chattering, self.chattering_model = rows_table("healthChattering", CHATTER_COLUMNS, 0, self)
+        self.stale, self.stale_model = rows_table("healthStale", STALE_COLUMNS, 0, self)
+        self.top, self.top_model = rows_table("healthTop", TOP_COLUMNS, 0, self)
+        self.mix, self.mix_model = rows_table("healthMix", MIX_COLUMNS, parent=self)
 
         body = QWidget()
         v = QVBoxLayout(body)
@@ -199,14 +199,22 @@ class AlarmHealthPane(QWidget):
         v.addWidget(rate)
         grid = QGridLayout()
         self.boxes: dict[str, QGroupBox] = {}
-        for i, (title, view) in enumerate((
-            ("The 10 most frequent alarms", self.top), ("Priority mix", self.mix),
-            ("Chattering alarms (3 or more in 60 s)", self.chattering), ("Stale alarms (active over 24 h)", self.stale),
+        self.nones: dict[str, QLabel] = {}  # "none" in words where a table would be empty
+        for i, (title, view, none) in enumerate((
+            ("The 10 most frequent alarms", self.top, "No alarm in the period."),
+            ("Priority mix", self.mix, ""),
+            ("Chattering alarms (3 or more in 60 s)", self.chattering, "✔ No chattering alarm."),
+            ("Stale alarms (active over 24 h)", self.stale, "✔ No stale alarm."),
         )):  # fmt: skip
             box = QGroupBox(title)
-            QVBoxLayout(box).addWidget(view)
+            inner = QVBoxLayout(box)
+            inner.addWidget(view)
+            self.nones[view.objectName()] = label = QLabel(none)
+            label.setObjectName(f"{view.objectName()}None")
+            inner.addWidget(label)
+            inner.addStretch(1)
             self.boxes[title] = box
-            grid.addWidget(box, i // 2, i % 2)
+            grid.addWidget(box, i // 2, i % 2, Qt.AlignmentFlag.AlignTop)
         v.addLayout(grid)
         v.addStretch(1)
         scroll = QScrollArea()
@@ -285,7 +293,7 @@ class AlarmHealthPane(QWidget):
         self.show_health(health)
         took = time.monotonic() - began
         self.state.setText(f"{when(health.start)} to {when(health.until)} ({span_text(health.duration)}), "
-                           f"{health.annunciations} alarms; computed in {num_text(took)} s")  # fmt: skip
+                           f"{health.annunciations} alarms; computed in {took:.1f} s")  # fmt: skip
         return health
 
     def show_health(self, h: AlarmHealth) -> None:
@@ -294,13 +302,16 @@ class AlarmHealthPane(QWidget):
         self.findings.setText("<br>".join(finding_html(f) for f in h.findings))
         self.chart.show_health(h)
         self.flood_share.setText(flood_share_text(h))
-        self.floods_model.set_rows(h.floods)
-        self.floods.setVisible(bool(h.floods))
-        self.chattering_model.set_rows(h.chattering)
-        self.stale_model.set_rows(h.stale)
-        self.top_model.set_rows(h.top)
-        self.mix_model.set_rows(h.priority_mix)
         self._set_results_visible(True)
+        for view, model, rows in (
+            (self.floods, self.floods_model, h.floods), (self.chattering, self.chattering_model, h.chattering),
+            (self.stale, self.stale_model, h.stale), (self.top, self.top_model, h.top),
+            (self.mix, self.mix_model, h.priority_mix),
+        ):  # fmt: skip
+            model.set_rows(rows)
+            view.setVisible(bool(rows))
+            if view.objectName() in self.nones:
+                self.nones[view.objectName()].setVisible(not rows)
         self.recheck()
 
     # --- exporting ---------------------------------------------------------------------------------

@@ -276,8 +276,8 @@ class AlarmJournalPane(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        widths = {"time": 165, "priority": 70, "twin": 120, "alarm": 260, "what happened": 150,
-                  "state": 210, "value": 100, "user": 80, "comment": 200}  # fmt: skip
+        widths = {"time": 185, "priority": 75, "twin": 125, "alarm": 240, "what happened": 165,
+                  "state": 255, "value": 100, "user": 80, "comment": 220}  # fmt: skip
         for name, width in widths.items():
             self.table.setColumnWidth(self.model.col[name], width)
 
