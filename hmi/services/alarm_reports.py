@@ -33,7 +33,8 @@ def export_journal(commands: CommandService, entries: Sequence[JournalEntry], pa
     from hmi.reports.alarm_export import export_journal as write
 
     target = str(Path(path).resolve())
-    change = Change(detail=f"exported {len(entries)} alarm journal entries" + (f" ({what})" if what else ""))
+    fmt = Path(path).suffix.lower().lstrip(".")
+    change = Change(detail=f"exported {len(entries)} alarm journal entries as {fmt}" + (f" ({what})" if what else ""))
     return commands.run_external(Action.EXPORT_REPORT, target, change, lambda: write(entries, path))
 
 

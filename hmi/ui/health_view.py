@@ -18,39 +18,15 @@ import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
-from sqlalchemy.engine import Engine
 
-from hmi.domain.alarm_health import BUCKET_S, FLOOD_ABOVE, AlarmHealth, alarm_health
-from hmi.domain.alarm_journal import JournalEntry
+from hmi.domain.alarm_health import BUCKET_S, FLOOD_ABOVE, AlarmHealth
 from hmi.reports.audit_export import local_datetime
-from hmi.store import alarm_journal
-from hmi.store.alarm_journal import JournalQuery
 from hmi.ui import theme
 from hmi.ui.trend_plot import colours
 
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole
 US = 1_000_000
-_STATE_CHANGES = ("activate", "return")
-
-
-def read_health(
-    engine: Engine, start: float, end: float, now: float, alarm_ids: Iterable[str] = ()
-) -> AlarmHealth:
-    """The journal's health over ``[start, min(end, now))`` (blocking: run it in an executor).
-
-    The entries in the period are read whole. For the stale alarms, each known alarm's last
-    activation or return before ``start`` is read too (one indexed row per alarm), so an alarm active
-    since before the period counts from when it really became active.
-    """
-    entries = alarm_journal.query(engine, JournalQuery(start=start, end=end, limit=None))
-    prior: list[JournalEntry] = []
-    for aid in sorted(set(alarm_ids) | {e.alarm_id for e in entries}):
-        last = alarm_journal.query(
-            engine, JournalQuery(end=start, alarm_id=aid, what=_STATE_CHANGES, limit=1, newest_first=True)
-        )
-        prior += [e for e in last if e.what == "activate"]
-    return alarm_health(prior + entries, start, end, now=now)
 
 
 def local_text(ts: float, tz: tzinfo | None = None, seconds: bool = False) -> str:

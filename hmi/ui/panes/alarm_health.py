@@ -31,10 +31,11 @@ from PySide6.QtWidgets import (
 from hmi.domain.alarm_health import FLOOD_ABOVE, AlarmHealth, Finding, pct_text, span_text
 from hmi.domain.permissions import PermissionDenied
 from hmi.domain.session import SessionLocked
-from hmi.services.commands import Change, CommandService
+from hmi.services.alarm_reports import export_health, health_report
+from hmi.services.commands import CommandService
 from hmi.ui import theme
 from hmi.ui.context import AppContext
-from hmi.ui.health_view import Column, RateChart, read_health, rows_table
+from hmi.ui.health_view import Column, RateChart, rows_table
 from hmi.ui.health_view import local_text as when
 from hmi.ui.journal_model import priority_text
 from hmi.ui.pane_registry import PaneSpec, register_pane
@@ -272,14 +273,13 @@ class AlarmHealthPane(QWidget):
             return None
         now = self._clock()
         engine = self.ctx.commands.engine
-        alarm_ids = list(self.ctx.alarms.definitions) if self.ctx.alarms is not None else []
         self._generation += 1
         generation = self._generation
         self.compute_button.setEnabled(False)
         self.state.setText(f"computing… ({self.period.describe()}; a month of journal takes a few seconds)")
         began = time.monotonic()
         try:
-            health = await in_executor(read_health, engine, start, end, now, alarm_ids)
+            health = await in_executor(health_report, engine, start, end, now)
         except Exception as error:  # noqa: BLE001 - shown in words; the pane goes on
             if generation == self._generation:
                 log.warning("alarm health could not be computed: %s", error)
@@ -332,14 +332,10 @@ class AlarmHealthPane(QWidget):
         h = self.health
         if h is None or self.ctx.commands is None:
             return False
-        target = str(Path(path).resolve())
         period = f"{when(h.start)} to {when(h.until)}"
 
         def run(commands: CommandService) -> None:
-            from hmi.reports.alarm_export import export_health
-
-            change = Change(detail=f"alarm health report, {period}, {h.annunciations} alarms")
-            commands.run_external(EXPORT, target, change, lambda: export_health(h, path))
+            export_health(commands, h, path)
 
         self.state.setText(f"exporting to {path}…")
         try:

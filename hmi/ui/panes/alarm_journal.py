@@ -38,7 +38,8 @@ from hmi.domain.alarm_journal import JournalEntry
 from hmi.domain.permissions import Action, PermissionDenied, Role, allowed
 from hmi.domain.session import SessionLocked
 from hmi.reports.audit_export import export_format
-from hmi.services.commands import Change, CommandService
+from hmi.services.alarm_reports import export_journal
+from hmi.services.commands import CommandService
 from hmi.store.alarm_journal import JournalQuery
 from hmi.store.db import one_line
 from hmi.ui import theme
@@ -454,7 +455,7 @@ class AlarmJournalPane(QWidget):
         if self.ctx.commands is None:
             return None
         try:
-            fmt = export_format(path)
+            export_format(path)  # an unknown suffix is refused before anything is read
             q = self.query(limit=EXPORT_LIMIT)
         except Exception as error:  # noqa: BLE001 - shown in one line
             self.status.setText(failure_text("export failed", error))
@@ -466,10 +467,7 @@ class AlarmJournalPane(QWidget):
             commands.authorize(EXPORT, target)  # a refusal is on the record before anything is read
             entries: list[JournalEntry] = read_journal(commands.engine, q, text)
             entries.reverse()  # a file reads in the order things happened
-            change = Change(detail=f"exported {len(entries)} alarm journal entries as {fmt} ({what})")
-            from hmi.reports.alarm_export import export_journal
-
-            return commands.run_external(EXPORT, target, change, lambda: export_journal(entries, path))
+            return export_journal(commands, entries, path, what)
 
         self.status.setText(f"exporting to {path}…")
         try:
