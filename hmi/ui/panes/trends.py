@@ -332,6 +332,15 @@ class TrendsPane(QWidget):
 
     def _on_open_trends(self, tags: list[str]) -> None:
         self.set_pens(list(tags))
+        self._raise_dock()
+
+    def show_window(self, tags: list[str] | tuple[str, ...], t0: float, t1: float) -> None:
+        """Show these tags over [t0, t1] (UTC epoch seconds; leaves follow mode) and bring the pane to the front."""
+        self.set_pens(list(tags))
+        self.set_x_range(t0, t1)
+        self._raise_dock()
+
+    def _raise_dock(self) -> None:
         dock = self.parentWidget()
         if isinstance(dock, QDockWidget):
             dock.show()
