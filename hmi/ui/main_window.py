@@ -1,4 +1,5 @@
-"""The main window: menus (Session among them), toolbar, status bar and one dock per registered pane, with a saved layout."""
+"""The main window: menus (Session among them), the alarm banner, toolbar, status bar and one dock per registered
+pane, with a saved layout."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QToolBar, QWidget
 
 from hmi.ui import layout, theme
+from hmi.ui.alarm_banner import AlarmBanner
 from hmi.ui.context import AppContext
 from hmi.ui.pane_registry import PaneSpec, registered_panes
 from hmi.ui.session_controller import SessionController
@@ -44,7 +46,7 @@ class MainWindow(QMainWindow):
         # Docks fill the window; the central widget is an empty placeholder Qt requires.
         placeholder = QWidget(self)
         placeholder.setObjectName("hmi_central_placeholder")
-        placeholder.setMaximumSize(0, 0)
+        placeholder.setMaximumWidth(0)  # any height: a pane across the bottom must not take all of it
         self.setCentralWidget(placeholder)
         self.docks: dict[str, QDockWidget] = {spec.object_name: self._make_dock(spec) for spec in self.specs}
         self.status = StatusBar(ctx, self)
@@ -55,6 +57,7 @@ class MainWindow(QMainWindow):
         self.sessions.message.connect(self._session_message)
         self._build_actions()
         self._build_menus()
+        self._build_banner()
         self._build_toolbar()
         self.resize(1600, 900)
         self.reset_layout()
@@ -95,15 +98,20 @@ class MainWindow(QMainWindow):
         if len(self.specs) < 2:
             return
         big = self.specs[0]
+        sides = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea)
         for spec in self.specs[1:]:
             if spec.tab_with or spec.area == big.area:
                 continue
-            sides = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea)
+            dock = self.docks[spec.object_name]
+            if spec.area not in sides and big.area in sides:
+                # A pane across the bottom or top (the alarm list) takes the small share of the height.
+                self.resizeDocks([dock], [int(self.height() * (1 - BIG_SHARE))], Qt.Orientation.Vertical)
+                continue
             horizontal = spec.area in sides or big.area in sides
             orientation = Qt.Orientation.Horizontal if horizontal else Qt.Orientation.Vertical
             extent = self.width() if horizontal else self.height()
             self.resizeDocks(
-                [self.docks[big.object_name], self.docks[spec.object_name]],
+                [self.docks[big.object_name], dock],
                 [int(extent * BIG_SHARE), int(extent * (1 - BIG_SHARE))],
                 orientation,
             )
@@ -161,6 +169,33 @@ class MainWindow(QMainWindow):
         for action in (self.act_reset, self.act_full, self.act_night):
             bar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+
+    def _build_banner(self) -> None:
+        # A toolbar row of its own above the main toolbar: across the whole window, above the docks, and
+        # part of the saved state like any toolbar. It cannot be moved, floated or hidden.
+        self.banner = AlarmBanner(self.ctx)
+        self.banner.alarm_clicked.connect(self.show_alarm)
+        bar = QToolBar("Alarm banner", self)
+        bar.setObjectName("hmi_alarm_banner")
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        bar.toggleViewAction().setVisible(False)
+        bar.setStyleSheet("QToolBar { padding: 0px; border: none; }")
+        bar.addWidget(self.banner)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        self.banner_bar = bar
+
+    def show_alarm(self, alarm_id: str) -> None:
+        """Bring the alarm pane to the front and select an alarm there (a click on the banner does this)."""
+        dock = self.docks.get("alarms")
+        if dock is None:
+            return
+        dock.show()
+        dock.raise_()
+        select = getattr(dock.widget(), "select_alarm", None)
+        if callable(select):
+            select(alarm_id)
 
     def _session_message(self, text: str) -> None:
         self.status.showMessage(f"{theme.SHAPE_WARNING} {text}", 15_000)
