@@ -44,7 +44,7 @@ def test_defaults_come_from_the_band() -> None:
     assert defs["plc1.comm_loss"].priority == 2
     anomaly = defs["drillrig1.torque.anomaly"]
     assert (anomaly.kind, anomaly.limit, anomaly.priority, anomaly.message) == (
-        AlarmKind.ANOMALY, 3.0, 4, "drillrig1 torque unusual (|z| > 3)")
+        AlarmKind.ANOMALY, 3.0, 4, "Drill Rig 1 torque unusual (|z| > 3)")
     # discrete and setpoint tags have no alarms
     assert not [i for i in defs if i.startswith(("compressor1.status.", "drillrig1.setpoint."))]
 
@@ -94,7 +94,7 @@ def test_disabled_tags_alarms_and_anomaly_detection() -> None:
     assert not any(d.kind is AlarmKind.ANOMALY for d in defs.values())
     defs = defs_of("[alarms.anomaly]\nz = 4.5\npriority = 3\n")
     anomaly = defs["turbine1.vibration.anomaly"]
-    assert (anomaly.limit, anomaly.priority, anomaly.message) == (4.5, 3, "turbine1 vibration unusual (|z| > 4.5)")
+    assert (anomaly.limit, anomaly.priority, anomaly.message) == (4.5, 3, "Turbine 1 vibration unusual (|z| > 4.5)")
 
 
 @pytest.mark.parametrize(

@@ -118,6 +118,13 @@ def band_limits(spec: TagSpec) -> dict[AlarmKind, float]:
     return {AlarmKind.HI: spec.band_high, AlarmKind.LO: spec.band_low}
 
 
+def _names(plant: Plant) -> dict[str, str]:
+    """Each tag as an alarm message names it: its twin's name and its parameter in words ("Drill Rig 1 pressure")."""
+    return {
+        spec.tag_id: f"{twin.name} {spec.parameter.replace('_', ' ')}" for twin in plant.twins for spec in twin.tags
+    }
+
+
 def default_definitions(plant: Plant, limits: LimitsHook = band_limits) -> list[AlarmDefinition]:
     """Limit alarms for every analog parameter plus one COMM_LOSS alarm per endpoint, with default settings.
 
@@ -126,6 +133,7 @@ def default_definitions(plant: Plant, limits: LimitsHook = band_limits) -> list[
     """
     defs: list[AlarmDefinition] = []
     endpoints: dict[str, None] = {}
+    names = _names(plant)
     for spec in plant.tags:
         endpoints.setdefault(spec.endpoint, None)
         if spec.kind is not TagKind.ANALOG:
@@ -146,7 +154,7 @@ def default_definitions(plant: Plant, limits: LimitsHook = band_limits) -> list[
                     deadband=max(0.0, deadband),
                     on_delay_s=on_delay,
                     off_delay_s=off_delay,
-                    message=f"{spec.twin} {spec.parameter} {_WORDS[kind]} (limit {limit:g}{unit})",
+                    message=f"{names[spec.tag_id]} {_WORDS[kind]} (limit {limit:g}{unit})",
                 )
             )
     on_delay, off_delay = DEFAULT_DELAYS[AlarmKind.COMM_LOSS]
@@ -172,6 +180,7 @@ def anomaly_definitions(
 ) -> list[AlarmDefinition]:
     """One ANOMALY alarm per analog parameter, id ``<tag>.anomaly``; ``limit`` is the |z| threshold."""
     on_delay, off_delay = DEFAULT_DELAYS[AlarmKind.ANOMALY]
+    names = _names(plant)
     return [
         AlarmDefinition(
             alarm_id=f"{spec.tag_id}.{AlarmKind.ANOMALY.value}",
@@ -181,7 +190,7 @@ def anomaly_definitions(
             priority=priority,
             on_delay_s=on_delay,
             off_delay_s=off_delay,
-            message=f"{spec.twin} {spec.parameter} unusual (|z| > {z:g})",
+            message=f"{names[spec.tag_id]} unusual (|z| > {z:g})",
         )
         for spec in plant.tags
         if spec.kind is TagKind.ANALOG
