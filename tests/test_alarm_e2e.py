@@ -222,9 +222,10 @@ def test_out_of_band_and_back_every_transition_with_latching(plant, cli, capsys)
     assert plant.status(lambda c: c[:4] == (0, 0, 0, 0), "no unacknowledged alarm at the start")
 
     # out of band: activation once the value has stayed above 60 bar for the on-delay
+    forced = time.time()
     force_sync(plant.sim.url, tag, 65.0)
     first = wait_journal(plant.engine, LIFE, lambda r: len(r) >= 1, "activation")[0]
-    over = plant.samples_over(tag, 60.0)
+    over = plant.samples_over(tag, 60.0, after=forced - 0.2)
     assert (first.what, first.from_state, first.to_state, first.value) == ("activate", N, U, 65.0)
     assert first.ts == pytest.approx(over + on_delay, abs=0.002)  # the on-delay, on the samples' own clock
     assert (first.workstation, first.priority, first.twin) == ("ws-collect", 3, "drillrig1")
@@ -280,10 +281,15 @@ def test_an_on_delay_swallows_a_spike_shorter_than_it(plant, cli, capsys):
     tag = SPIKE.rsplit(".", 1)[0]
     on_delay = SETTINGS[SPIKE][0]
     start = time.time()
-    force_sync(plant.sim.url, tag, 70.0)
-    time.sleep(0.5)
-    force_sync(plant.sim.url, tag, None)
-    spike = plant.samples_over(tag, 60.0, after=start)  # the spike did reach the HMI and its history
+
+    async def spike_() -> None:  # one session, so the spike lasts 0.5 s and not a connection longer
+        async with ForceClient(plant.sim.url) as client:
+            await client.force(tag, 70.0)
+            await asyncio.sleep(0.5)
+            await client.force(tag, None)
+
+    asyncio.run(spike_())
+    spike = plant.samples_over(tag, 60.0, after=start - 0.2)  # the spike did reach the HMI and its history
     time.sleep(1.0)
     # then an excursion longer than the on-delay: the only activation is this one's
     force_sync(plant.sim.url, tag, 70.0)
@@ -300,24 +306,30 @@ def test_a_deadband_stops_chatter_around_the_limit(plant, cli, capsys):
     band_tag, control_tag = BAND.rsplit(".", 1)[0], CHATTER.rsplit(".", 1)[0]
     assert SETTINGS[BAND][2] == 5.0 and SETTINGS[CHATTER][2] == 0.0  # the same values, with and without
 
-    async def oscillate() -> None:
+    async def oscillate() -> float:
         async with ForceClient(plant.sim.url) as client:
-            # 62 / 58 bar: across the 60 bar limit, never below 55 (limit - deadband); ends above it
-            for value in [62.0, 58.0] * 6 + [62.0]:
+            # 62 / 58 bar: across the 60 bar limit, never below 55 (limit - deadband); ends above it. Each
+            # value is held longer than the on-delay plus the alarm center's tick (0.3 + 0.5 s).
+            for value in [62.0, 58.0] * 4 + [62.0]:
                 await client.force(band_tag, value)
                 await client.force(control_tag, value)
-                await asyncio.sleep(0.7)  # longer than the on-delay (0.3 s)
+                await asyncio.sleep(1.0)
+            await asyncio.sleep(0.5)  # the last activation has a tick to spare
+            released = time.time()
             await client.force(band_tag, None)
             await client.force(control_tag, None)
+            return released
 
-    asyncio.run(oscillate())
-    band = wait_journal(plant.engine, BAND, lambda r: r and r[-1].what == "return", "the return")
-    control = wait_journal(plant.engine, CHATTER, lambda r: r and r[-1].what == "return" and r[-1].value < 50,
-                           "the return after the release")  # fmt: skip
-    # without a deadband the same values chatter; with one they give one activation and one return
+    released = asyncio.run(oscillate())
+    band = wait_journal(plant.engine, BAND, lambda r: r and r[-1].what == "return", "the return after the release")
+    assert band[-1].ts >= released - 0.1 and band[-1].value is not None and band[-1].value < 55.0
+    assert [r.what for r in band] == ["activate", "return"]  # with the deadband: one activation, one return
+    wait_journal(plant.engine, CHATTER, lambda r: r and r[-1].what == "return" and r[-1].ts >= released - 0.1,
+                 "the control's return after the release")  # fmt: skip
+    control = journal(plant.engine, CHATTER)
+    # the same values without a deadband: an activation and a return each time the limit is crossed
     assert sum(r.what == "activate" for r in control) >= 4, shape(control)
-    assert [r.what for r in band] == ["activate", "return"]
-    assert band[-1].value is not None and band[-1].value < 55.0
+    assert sum(r.what == "return" for r in control) == sum(r.what == "activate" for r in control)
     code, _, err = plant.hmi(capsys, "ack", BAND, CHATTER, "--user", "olga")
     assert code == 0, err
 
@@ -331,9 +343,9 @@ def test_shelving_from_the_command_line_ends_by_itself(plant, cli, capsys):
     plant.status(lambda c: c[4] == 1, "the shelving applied in the collector")
 
     # out of band while shelved: no annunciation; when the shelving ends the alarm comes back active
-    force_sync(plant.sim.url, tag, 70.0)
     shelve = journal(plant.engine, SHELF)[0]
-    over = plant.samples_over(tag, 60.0)
+    force_sync(plant.sim.url, tag, 70.0)
+    over = plant.samples_over(tag, 60.0, after=shelve.ts)
     assert over < shelve.until, "the value must go out of band while the alarm is shelved"
     rows = wait_journal(plant.engine, SHELF, lambda r: r[-1].what == "shelve_ended", "the end of the shelving")
     assert shape(rows) == [("shelve", N, AlarmState.SHELVED, "sam", "ws-cli"),
@@ -354,6 +366,7 @@ def test_shelving_from_the_command_line_ends_by_itself(plant, cli, capsys):
     plant.status(lambda c: c[:4] == (0, 0, 0, 0), "nothing unacknowledged")
 
 
+@pytest.mark.slow
 def test_communication_loss_holds_the_limit_alarms_and_returns_with_a_new_simulator(plant, cli, capsys):
     tag = HELD.rsplit(".", 1)[0]
     force_sync(plant.sim.url, tag, 170.0)
