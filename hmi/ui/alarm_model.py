@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QRectF,
     QSortFilterProxyModel,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
@@ -131,6 +132,10 @@ def _status_of(defn: AlarmDefinition) -> AlarmStatus:
 class AlarmTableModel(QAbstractTableModel):
     """Rows are AlarmStatus snapshots in the alarm center's order (priority, then newest)."""
 
+    # The flash phase changed while some row flashes: the view repaints what it shows. Not dataChanged:
+    # that would make the sort/filter proxy re-examine every row twice a second (1,000 rows in a flood).
+    flash_changed = Signal()
+
     def __init__(
         self,
         labels: AlarmLabels,
@@ -182,10 +187,8 @@ class AlarmTableModel(QAbstractTableModel):
         if on == self._flash_on:
             return
         self._flash_on = on
-        rows = [i for i, s in enumerate(self._rows) if s.state in UNACKED]
-        if rows:
-            roles = [Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole]
-            self.dataChanged.emit(self.index(rows[0], 0), self.index(rows[-1], len(COLUMNS) - 1), roles)
+        if any(s.state in UNACKED for s in self._rows):
+            self.flash_changed.emit()
 
     def is_flashing(self, row: int) -> bool:
         """Whether a row flashes (its alarm is unacknowledged)."""

@@ -210,6 +210,7 @@ class AlarmPane(QWidget):
         self.table = QTableView()
         self.table.setObjectName("alarmTable")
         self.table.setModel(self.proxy)
+        self.model.flash_changed.connect(self.table.viewport().update)
         self.table.setItemDelegateForColumn(COL["priority"], PriorityDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
