@@ -13,7 +13,10 @@ precise QTimer records how late each timeout fires.
 
 Each run is its own process (no link: the endpoint is a closed port, its communication-loss alarm off).
 
-    .venv/bin/python bench/bench_alarm_flood.py [--seconds 22] [--tags 1000] [--flood-s 10]
+    .venv/bin/python bench/bench_alarm_flood.py [--seconds 22] [--tags 1000] [--flood-s 10] [--attribute]
+
+--attribute runs the flood again with no pane (the shell, status bar and banner) and with the alarm
+pane alone, to see where the time goes.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def plant_toml(tags: int, port: int) -> str:
     return "\n".join(lines)
 
 
-def scenario(tags: int, seconds: float, flood: bool, flood_s: float) -> dict:
+def scenario(tags: int, seconds: float, flood: bool, flood_s: float, panes: str = "all") -> dict:
     """Run the window for ``seconds`` with the feed (and, if ``flood``, the flood); lateness in ms and counts."""
     import tempfile
 
@@ -134,8 +137,9 @@ def scenario(tags: int, seconds: float, flood: bool, flood_s: float) -> dict:
 
     url = f"sqlite:///{os.environ['HMI_DATA_DIR']}/bench.sqlite"
     load_panes()
+    chosen = [spec for spec in registered_panes() if panes == "all" or spec.object_name in panes.split(",")]
     t0 = time.process_time()
-    code = run_gui(config, url, run_for=seconds, on_window=on_window, panes=registered_panes(), greet=False)
+    code = run_gui(config, url, run_for=seconds, on_window=on_window, panes=chosen, greet=False)
     cpu = time.process_time() - t0
     journal = state.get("journal")
     start, end = FLOOD_START_S + ON_DELAY_S, FLOOD_START_S + ON_DELAY_S + flood_s
@@ -153,10 +157,10 @@ def scenario(tags: int, seconds: float, flood: bool, flood_s: float) -> dict:
     }  # fmt: skip
 
 
-def run_child(tags: int, seconds: float, flood: bool, flood_s: float) -> dict:
+def run_child(tags: int, seconds: float, flood: bool, flood_s: float, panes: str = "all") -> dict:
     """One scenario in a fresh process; its JSON line."""
     cmd = [sys.executable, __file__, "--child", "--tags", str(tags), "--seconds", str(seconds),
-           "--flood-s", str(flood_s), *(["--flood"] if flood else [])]  # fmt: skip
+           "--flood-s", str(flood_s), "--panes", panes, *(["--flood"] if flood else [])]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -171,17 +175,23 @@ def main() -> int:
     p.add_argument("--flood-s", type=float, default=10.0, help="the flood's length (default 10 s)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--flood", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--panes", default="all", help="all, or pane object names joined by commas (none: the shell and banner)")
+    p.add_argument("--attribute", action="store_true", help="also run the flood with no pane and with the alarm pane alone")
     args = p.parse_args()
     if args.child:
-        print(json.dumps(scenario(args.tags, args.seconds, args.flood, args.flood_s)), flush=True)
+        print(json.dumps(scenario(args.tags, args.seconds, args.flood, args.flood_s, args.panes)), flush=True)
         return 0
-    base = run_child(args.tags, args.seconds, False, args.flood_s)
-    ours = run_child(args.tags, args.seconds, True, args.flood_s)
+    base = run_child(args.tags, args.seconds, False, args.flood_s, args.panes)
+    ours = run_child(args.tags, args.seconds, True, args.flood_s, args.panes)
+    rows = [("baseline: no alarm fires", base), (f"ours: {args.tags} alarms in {args.flood_s:g} s", ours)]
+    if args.attribute:
+        for panes in ("none", "alarms"):
+            rows.append((f"same flood, panes: {panes}", run_child(args.tags, args.seconds, True, args.flood_s, panes)))
     print(f"window: panes {', '.join(ours['panes'])}; alarm banner {'yes' if ours['banner'] else 'NO'}; "
           f"{args.tags} tags fed every {FEED_MS} ms on the GUI thread; timer {INTERVAL_MS} ms; lateness measured "
           f"while the activations come ({FLOOD_START_S + ON_DELAY_S:g}-{FLOOD_START_S + ON_DELAY_S + args.flood_s:g} s), "
           f"then with the alarms standing (to the end)")
-    for name, r in (("baseline: no alarm fires", base), (f"ours: {args.tags} alarms in {args.flood_s:g} s", ours)):
+    for name, r in rows:
         span = f"{r['first']:.1f}-{r['last']:.1f} s" if r["activations"] else "-"
         print(f"{name:30s} lateness p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  max {r['max']:6.1f} ms  "
               f"({r['n']} of {r['expected']} timeouts fired; afterwards p99 {r['after_p99']:.1f} ms, max "
