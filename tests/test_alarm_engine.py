@@ -154,8 +154,11 @@ def test_shelving_ends_by_itself_in_the_state_the_process_dictates(clock: Clock)
     assert states(ev) == [(S.UNACK, S.SHELVED)] and ev[0].comment == "known fault, work order 42"
     st = eng.status(f"{TAG}.hi")
     assert (st.user, st.reason, st.shelved_until) == ("olga", "known fault, work order 42", T0 + 600)
-    assert feed(eng, clock, 50.0, 10) == []  # returns while shelved: no event
-    assert feed(eng, clock, 70.0, 20) == []  # and comes back
+    # returns and comes back while shelved: not annunciated, journaled as the condition with the state kept
+    ev = feed(eng, clock, 50.0, 10)
+    assert [(e.what, e.from_state, e.to_state) for e in ev] == [("return", S.SHELVED, S.SHELVED)]
+    ev = feed(eng, clock, 70.0, 20)
+    assert [(e.what, e.from_state, e.to_state) for e in ev] == [("activate", S.SHELVED, S.SHELVED)]
     assert eng.tick(T0 + 599) == []
     ev = eng.tick(T0 + 601)
     assert states(ev) == [(S.SHELVED, S.UNACK)] and ev[0].what == "shelve_ended" and ev[0].ts == T0 + 600
@@ -187,7 +190,7 @@ def test_suppression_and_out_of_service(clock: Clock) -> None:
     eng = AlarmEngine([hi(), lo()], clock)
     ev = eng.suppress(f"{TAG}.hi", "eng1", "unit shut down")
     assert states(ev) == [(S.NORMAL, S.SUPPRESSED)] and (ev[0].user, ev[0].comment) == ("eng1", "unit shut down")
-    assert feed(eng, clock, 70.0, 1) == []
+    assert [(e.what, e.to_state) for e in feed(eng, clock, 70.0, 1)] == [("activate", S.SUPPRESSED)]
     st = eng.status(f"{TAG}.hi")
     assert st.state is S.SUPPRESSED and st.active and (st.user, st.reason) == ("eng1", "unit shut down")
     clock.now = T0 + 2
@@ -293,3 +296,23 @@ def test_default_definitions_from_the_plant() -> None:
     assert (hh.kind, hh.limit, hh.priority) == (AlarmKind.HIHI, 75.0, 1)
     with pytest.raises(ValueError, match="priority must be 1-4"):
         hi(priority=5)
+
+
+def test_a_delay_that_ran_out_between_samples_counts_without_a_tick(clock: Clock) -> None:
+    """62 at t=0 and 58 at t=0.7 with an on-delay of 0.3 s: the alarm was active from 0.3 s to 0.7 s,
+    whether or not a tick came in between (it used to depend on the tick)."""
+    for with_tick in (False, True):
+        eng = AlarmEngine([hi(on_delay_s=0.3, deadband=1.0)], clock)
+        ev = feed(eng, clock, 62.0, 100.0)
+        if with_tick:
+            ev += eng.tick(T0 + 100.5)
+        ev += feed(eng, clock, 58.0, 100.7)
+        assert [(e.what, round(e.ts - T0, 3)) for e in ev] == [("activate", 100.3), ("return", 100.7)], with_tick
+    eng = AlarmEngine([hi(on_delay_s=0.3, off_delay_s=2.0, deadband=1.0)], clock)
+    feed(eng, clock, 62.0, 0.0)
+    ev = feed(eng, clock, 58.0, 0.7)  # activated at 0.3 (caught up), then clear: the off-delay starts
+    assert [(e.what, round(e.ts - T0, 3)) for e in ev] == [("activate", 0.3)]
+    ev = feed(eng, clock, 62.0, 5.0)  # the off-delay ran out at 2.7 with no tick: returned then, tripped again now
+    assert [(e.what, round(e.ts - T0, 3)) for e in ev] == [("return", 2.7)]
+    assert eng.status(f"{TAG}.hi").state is S.RTN_UNACK
+    assert [(e.what, round(e.ts - T0, 3)) for e in eng.tick(T0 + 5.4)] == [("activate", 5.3)]

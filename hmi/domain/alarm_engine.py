@@ -201,13 +201,13 @@ class AlarmEngine:
                 if a.active:
                     clear = v < a.clear_at if a.high else v > a.clear_at
                     if clear or a.clear_since is not None:
-                        self._drive(a, False, clear, ts, events)
+                        self._drive(a, v > a.limit if a.high else v < a.limit, clear, ts, events)
                     elif not a.persistent and a.activated_at is not None and ts - a.activated_at >= PERSISTENT_AFTER_S:
-                        self._mark_persistent(a, ts, events)
+                        self._mark_persistent(a, a.activated_at + PERSISTENT_AFTER_S, events)
                 else:
                     trip = v > a.limit if a.high else v < a.limit
                     if trip or a.pending_since is not None:
-                        self._drive(a, trip, False, ts, events)
+                        self._drive(a, trip, v < a.clear_at if a.high else v > a.clear_at, ts, events)
         return events
 
     def link(self, endpoint: str, up: bool, ts: float | None = None) -> list[AlarmEvent]:
@@ -343,7 +343,16 @@ class AlarmEngine:
             raise AlarmError(f"no alarm {alarm_id!r}") from None
 
     def _drive(self, a: _Alarm, trip: bool, clear: bool, ts: float, events: list[AlarmEvent]) -> None:
-        """Apply the condition of one sample: on-delay before activating, off-delay before returning."""
+        """Apply the condition of one sample: on-delay before activating, off-delay before returning.
+
+        ``trip`` is the condition to activate, ``clear`` the (deadbanded) condition to return; both are
+        given, as a delay that ran out before this sample (with no tick in between) changes the state
+        the sample is then judged in.
+        """
+        if a.pending_since is not None and ts - a.pending_since >= a.on_delay:
+            self._activate(a, a.pending_since + a.on_delay, events)
+        elif a.clear_since is not None and ts - a.clear_since >= a.off_delay:
+            self._return(a, a.clear_since + a.off_delay, events)
         if a.active:
             a.pending_since = None
             if not clear:
@@ -352,8 +361,6 @@ class AlarmEngine:
                 self._return(a, ts, events)
             elif a.clear_since is None:
                 a.clear_since = ts
-            elif ts - a.clear_since >= a.off_delay:
-                self._return(a, a.clear_since + a.off_delay, events)
         else:
             a.clear_since = None
             if not trip:
@@ -362,8 +369,6 @@ class AlarmEngine:
                 self._activate(a, ts, events)
             elif a.pending_since is None:
                 a.pending_since = ts
-            elif ts - a.pending_since >= a.on_delay:
-                self._activate(a, a.pending_since + a.on_delay, events)
         self._watch(a)
 
     def _activate(self, a: _Alarm, ts: float, events: list[AlarmEvent]) -> None:
@@ -371,6 +376,8 @@ class AlarmEngine:
         a.activated_at, a.persistent = ts, False
         if a.state is AlarmState.NORMAL or a.state is AlarmState.RTN_UNACK:
             self._set(a, AlarmState.UNACK, ts, "activate", events)
+        elif a.state in _HIDDEN:  # not annunciated, but the journal keeps the condition (health, restarts)
+            self._set(a, a.state, ts, "activate", events)
 
     def _return(self, a: _Alarm, ts: float, events: list[AlarmEvent]) -> None:
         a.active, a.pending_since, a.clear_since, a.persistent = False, None, None, False
@@ -378,6 +385,8 @@ class AlarmEngine:
             self._set(a, AlarmState.RTN_UNACK, ts, "return", events)
         elif a.state is AlarmState.ACKED:
             self._set(a, AlarmState.NORMAL, ts, "return", events)
+        elif a.state in _HIDDEN:
+            self._set(a, a.state, ts, "return", events)
 
     def _mark_persistent(self, a: _Alarm, ts: float, events: list[AlarmEvent]) -> None:
         a.persistent = True

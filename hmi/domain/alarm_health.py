@@ -215,10 +215,10 @@ def alarm_health(
         aid, to = e.alarm_id, e.to_state
         latest[aid] = e
         state[aid] = to
-        if to in _ACTIVE:
+        if to in _ACTIVE or e.what == "activate":  # an activation while shelved keeps its state
             if aid not in active_since:
                 active_since[aid] = ts - PERSISTENT_AFTER_S if e.what == "persistent" else ts
-        elif to in _CLEAR:
+        elif to in _CLEAR or e.what == "return":
             active_since.pop(aid, None)
         if ts < start:
             continue
