@@ -198,3 +198,27 @@ def test_cli_snapshot_and_durations(engine):
     assert [parse_duration(t) for t in ("90", "90s", "30m", "2h", "1h30m", "45 min")] == [90, 90, 1800, 7200, 5400, 2700]
     with pytest.raises(AlarmError, match="not a duration"):
         parse_duration("soon")
+
+
+def test_a_holder_that_dies_loses_no_event(engine):
+    """The holder stops without a word (killed); the follower takes the lease over when it lapses and
+    writes the events of the gap, once, next to what the holder had written."""
+
+    async def main():
+        a = AlarmCenter(DEFS, engine, "ws-a", sync_every_s=0.05, lease_ttl_s=1.0)
+        b = AlarmCenter(DEFS, engine, "ws-b", sync_every_s=0.05, lease_ttl_s=1.0)
+        await a.start()
+        await b.start()
+        for c in (a, b):
+            c.consume([tv(85.0)])
+        await until(lambda: a.stats().written == 1)
+        a._task.cancel()  # killed: no flush, no release of the lease
+        await asyncio.sleep(0.3)
+        b.consume([tv(95.0)])  # high-high while nobody holds the journal
+        await until(lambda: b.holder, timeout=5.0)
+        await until(lambda: b.stats().written >= 1)
+        await b.stop()
+
+    asyncio.run(main())
+    rows = [(r.alarm_id, r.what, r.workstation) for r in alarm_journal.query(engine)]
+    assert rows == [("reactor.temp.hi", "activate", "ws-a"), ("reactor.temp.hihi", "activate", "ws-b")]

@@ -7,7 +7,9 @@ when the database or another workstation is away. The database is shared through
   every workstation queues its events, and at each sync the one that holds the lease ``journal``
   (renewed at each sync, taken over by another when it lapses) writes them while the others drop
   theirs. So each event is in the journal once, however many workstations run, and a workstation
-  that starts while the database is away keeps its events until it can ask. The holder is also
+  that starts while the database is away keeps its events until it can ask. A follower keeps what it
+  did not write a little longer than the lease lives: if the holder goes away without a word, the
+  one that takes over writes the events of the gap that the journal lacks. The holder is also
   the one that tells the e-mail notifier (on_journaled), so a mail goes out once.
 - **Commands** (ack, shelve, ...) are written by whoever gave them, with their audit record
   (hmi.services.alarm_commands). Each workstation reads the journal every ``sync_every_s`` and applies
@@ -40,6 +42,7 @@ from hmi.io.link import LinkState, LinkStatus
 from hmi.services.alarm_commands import AlarmCommand, AlarmSnapshot, carry_out
 from hmi.services.commands import CommandService
 from hmi.store import alarm_journal
+from hmi.store.alarm_journal import JournalQuery
 from hmi.store.db import one_line
 from hmi.store.errors import DatabaseUnavailable
 
@@ -54,6 +57,12 @@ STARTUP_ACK_S = 30.0
 # A remote acknowledgement does not apply to an activation this much newer than it.
 ACK_SLACK_S = 2.0
 JOURNAL_QUEUE_LIMIT = 200_000
+# A follower keeps the events it did not write this long (beyond the lease's time to live): when the
+# holder went away without a word, the one that takes the lease over writes those the journal lacks.
+KEEP_MARGIN_S = 5.0
+# Two workstations' records of one event differ this much at most (a link change is seen at each
+# one's own poll); within it a kept event counts as already journaled.
+SAME_EVENT_S = 2.0
 
 Detector = Callable[[Sequence[TagValue]], Iterable[tuple[str, bool, float, float]]]
 Listener = Callable[[Sequence[JournalEntry]], None]
@@ -100,6 +109,7 @@ class AlarmCenter:
         self._lease_ttl_s = lease_ttl_s
         self._link_up: dict[str, bool] = {}
         self._queue: collections.deque[JournalEntry] = collections.deque()
+        self._kept: collections.deque[JournalEntry] = collections.deque()  # a follower's unwritten events
         self._pending: dict[str, tuple[JournalEntry, float]] = {}  # alarm_id -> (ack to apply, until)
         self._applied: set[int] = set()
         self._last_id = 0
@@ -312,8 +322,9 @@ class AlarmCenter:
             if self.db is None:
                 continue
             batch = list(self._queue)
+            kept = [] if self._holder else list(self._kept)
             try:
-                holder, fresh = await loop.run_in_executor(None, self._db_round, batch)
+                holder, fresh, written = await loop.run_in_executor(None, self._db_round, batch, kept)
             except (DatabaseUnavailable, exc.DBAPIError, OSError) as error:
                 self._db_error(error)
                 continue
@@ -326,21 +337,48 @@ class AlarmCenter:
             if holder != self._holder:
                 log.info("alarm journal: this workstation %s the journal holder", "is now" if holder else "is no longer")
                 self._holder = holder
-            if holder and batch:
-                self._written += len(batch)
+            self._keep(batch, holder)
+            if written:
+                self._written += len(written)
                 for listener in self._journaled:
-                    listener(batch)
+                    listener(written)
             if fresh:
                 self._last_id = max(self._last_id, fresh[-1].entry_id)
                 self.apply(e for e in fresh if e.is_command)
 
-    def _db_round(self, batch: list[JournalEntry]) -> tuple[bool, list[JournalEntry]]:
-        """In the executor: renew the lease; as holder write the queued events; read what others wrote."""
+    def _keep(self, batch: list[JournalEntry], holder: bool) -> None:
+        """A follower keeps what it did not write for a while; the holder has written everything."""
+        if holder:
+            self._kept.clear()
+            return
+        self._kept.extend(batch)
+        horizon = self._clock() - self._lease_ttl_s - KEEP_MARGIN_S
+        while self._kept and self._kept[0].ts < horizon:
+            self._kept.popleft()
+
+    def _db_round(
+        self, batch: list[JournalEntry], kept: list[JournalEntry]
+    ) -> tuple[bool, list[JournalEntry], list[JournalEntry]]:
+        """In the executor: renew the lease; as holder write the queued events (and, just taken over, the
+        kept ones the journal lacks); read what others wrote. (holder, fresh entries, entries written)."""
         assert self.db is not None
         holder = alarm_journal.hold_lease(self.db, self.workstation, self._lease_ttl_s)
+        written: list[JournalEntry] = []
         if holder:
-            alarm_journal.append_many(self.db, batch)
-        return holder, alarm_journal.since(self.db, self._last_id)
+            written = sorted(self._missing(kept), key=lambda e: e.ts) + batch
+            alarm_journal.append_many(self.db, written)
+        return holder, alarm_journal.since(self.db, self._last_id), written
+
+    def _missing(self, kept: list[JournalEntry]) -> list[JournalEntry]:
+        """Of a follower's kept events, those the journal does not have (the last holder went away)."""
+        if not kept:
+            return []
+        assert self.db is not None
+        start = min(e.ts for e in kept) - SAME_EVENT_S
+        there: dict[tuple[str, str], list[float]] = {}
+        for e in alarm_journal.query(self.db, JournalQuery(start=start, what=PROCESS, limit=None)):
+            there.setdefault((e.alarm_id, e.what), []).append(e.ts)
+        return [e for e in kept if not any(abs(t - e.ts) <= SAME_EVENT_S for t in there.get((e.alarm_id, e.what), ()))]
 
     def _db_error(self, error: BaseException) -> None:
         text = one_line(error) if isinstance(error, exc.DBAPIError) else str(error)
