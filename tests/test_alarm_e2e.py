@@ -348,10 +348,13 @@ def test_shelving_from_the_command_line_ends_by_itself(plant, cli, capsys):
     over = plant.samples_over(tag, 60.0, after=shelve.ts)
     assert over < shelve.until, "the value must go out of band while the alarm is shelved"
     rows = wait_journal(plant.engine, SHELF, lambda r: r[-1].what == "shelve_ended", "the end of the shelving")
+    # the activation while shelved is journaled (not annunciated: the state stays shelved)
     assert shape(rows) == [("shelve", N, AlarmState.SHELVED, "sam", "ws-cli"),
+                           ("activate", AlarmState.SHELVED, AlarmState.SHELVED, "", "ws-collect"),
                            ("shelve_ended", AlarmState.SHELVED, U, "", "ws-collect")]  # fmt: skip
     assert shelve.comment == "transmitter check" and shelve.until == pytest.approx(shelve.ts + 3.0, abs=1e-3)
-    assert rows[1].ts == pytest.approx(shelve.until, abs=1e-3) and rows[1].value == 70.0
+    assert rows[1].ts < shelve.until and rows[1].value == 70.0
+    assert rows[2].ts == pytest.approx(shelve.until, abs=1e-3) and rows[2].value == 70.0
     plant.status(lambda c: c[4] == 0 and c[2] == 1, "the alarm back on the list, unacknowledged")
     audit = [r.entry for r in audit_query(plant.engine, AuditQuery(action="shelve_alarm"))]
     assert [(a.user, a.target, a.result, a.detail) for a in audit] == [
