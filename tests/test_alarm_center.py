@@ -222,3 +222,33 @@ def test_a_holder_that_dies_loses_no_event(engine):
     asyncio.run(main())
     rows = [(r.alarm_id, r.what, r.workstation) for r in alarm_journal.query(engine)]
     assert rows == [("reactor.temp.hi", "activate", "ws-a"), ("reactor.temp.hihi", "activate", "ws-b")]
+
+
+def test_the_journal_holder_mails_a_new_top_priority_alarm(engine, smtp_server):
+    """Two workstations on one journal, each with a mailer: the P1 activation is mailed once, by the holder."""
+    from hmi.services.alarm_mail import AlarmMailer
+
+    config = smtp_server.mail_config(tls="none", username=None, to=["room@plant.test"], digest_every_s=0)
+    mailers = [AlarmMailer(config, lambda: None, poll_s=0.01) for _ in range(2)]
+
+    async def main():
+        centers = [AlarmCenter(DEFS, engine, ws, sync_every_s=0.05) for ws in ("ws-a", "ws-b")]
+        for center, mailer in zip(centers, mailers):
+            center.on_journaled(mailer.notify)
+            mailer.start()
+            await center.start()
+        for center in centers:
+            center.consume([tv(95.0)])
+        await until(lambda: centers[0].stats().written == 2)
+        await asyncio.sleep(0.3)
+        for center in centers:
+            await center.stop()
+
+    asyncio.run(main())
+    for mailer in mailers:
+        mailer.stop(5.0)
+    received = smtp_server.wait_for(1)
+    time.sleep(0.3)
+    assert len(smtp_server.received) == 1
+    assert received[0].rcpt_tos == ["room@plant.test"] and "[HMI P1]" in received[0].subject
+    assert "95" in received[0].body
