@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import tzinfo
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
 from hmi.domain.audit import AuditRecord, Outcome
 from hmi.reports.audit_export import local_datetime
 from hmi.ui import theme
+from hmi.ui.table_sorting import SORT_ROLE
 
 Index = QModelIndex | QPersistentModelIndex
-SORT_ROLE = Qt.ItemDataRole.UserRole
 
 COLUMNS: tuple[tuple[str, Callable[[AuditRecord], object]], ...] = (
     ("#", lambda r: r.seq),
@@ -158,11 +158,3 @@ class AuditTableModel(QAbstractTableModel):
         return None
 
 
-def sort_proxy(model: AuditTableModel, parent=None) -> QSortFilterProxyModel:  # noqa: ANN001 - a QObject
-    """A proxy that sorts by the raw values (seq, time as a number) and can filter the rows shown."""
-    proxy = QSortFilterProxyModel(parent)
-    proxy.setSourceModel(model)
-    proxy.setSortRole(SORT_ROLE)
-    proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-    proxy.setFilterKeyColumn(-1)
-    return proxy

@@ -15,17 +15,17 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from hmi.domain.alarm_health import BUCKET_S, FLOOD_ABOVE, AlarmHealth
 from hmi.reports.audit_export import local_datetime
 from hmi.ui import theme
-from hmi.ui.trend_plot import colours
+from hmi.ui.trend_plot import colours, style_axes
+from hmi.ui.table_sorting import SORT_ROLE, sort_proxy
 
 Index = QModelIndex | QPersistentModelIndex
-SORT_ROLE = Qt.ItemDataRole.UserRole
 US = 1_000_000
 
 
@@ -93,9 +93,7 @@ def rows_table(
     """A sortable, read-only table view over a new RowsModel (through a sort proxy); column ``stretch``
     (default the last) takes the room left, the others fit their contents."""
     model = RowsModel(columns, parent)
-    proxy = QSortFilterProxyModel(parent)
-    proxy.setSourceModel(model)
-    proxy.setSortRole(SORT_ROLE)
+    proxy = sort_proxy(model, parent)
     view = QTableView(parent)
     view.setObjectName(name)
     view.setModel(proxy)
@@ -145,11 +143,7 @@ class RateChart(pg.PlotWidget):
     def apply_colours(self) -> None:
         """Take the background, axis and line colours from the theme."""
         c = colours()
-        self.setBackground(c["background"])
-        for name in ("bottom", "left"):
-            axis = self.getPlotItem().getAxis(name)
-            axis.setPen(pg.mkPen(c["muted"]))
-            axis.setTextPen(pg.mkPen(c["text"]))
+        style_axes(self, c)
         self.threshold.setPen(pg.mkPen(c["text"], width=1, style=Qt.PenStyle.DashLine))
         self.threshold.label.setColor(c["text"])
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import tzinfo
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from sqlalchemy.engine import Engine
 
 from hmi.domain.alarm_engine import PERSISTENT_AFTER_S, AlarmState
@@ -24,9 +24,9 @@ from hmi.store import alarm_journal
 from hmi.store.alarm_journal import JournalQuery
 from hmi.ui import theme
 from hmi.ui.tag_display import format_value
+from hmi.ui.table_sorting import SORT_ROLE
 
 Index = QModelIndex | QPersistentModelIndex
-SORT_ROLE = Qt.ItemDataRole.UserRole
 US = 1_000_000
 
 WHAT_TEXT = {
@@ -220,11 +220,3 @@ class JournalTableModel(QAbstractTableModel):
         return None
 
 
-def sort_proxy(model: JournalTableModel, parent=None) -> QSortFilterProxyModel:  # noqa: ANN001 - a QObject
-    """A proxy that sorts by the raw values (time and value as numbers, priority as a number)."""
-    proxy = QSortFilterProxyModel(parent)
-    proxy.setSourceModel(model)
-    proxy.setSortRole(SORT_ROLE)
-    proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-    proxy.setFilterKeyColumn(-1)
-    return proxy

@@ -38,6 +38,15 @@ def _palette():  # noqa: ANN202 - theme.Palette or None
     return _theme.current() if _theme is not None else None
 
 
+def style_axes(plot: pg.PlotWidget, c: dict) -> None:
+    """The theme's background and axis colours on a plot (the trends, the alarm rate chart)."""
+    plot.setBackground(c["background"])
+    for name in ("bottom", "left"):
+        axis = plot.getPlotItem().getAxis(name)
+        axis.setPen(pg.mkPen(c["muted"]))
+        axis.setTextPen(pg.mkPen(c["text"]))
+
+
 def colours() -> dict[str, object]:
     """The plot's colours from the theme (or the fallbacks): background, text, muted, pens."""
     p = _palette()
@@ -205,11 +214,7 @@ class TrendPlot(pg.PlotWidget):
     def apply_colours(self) -> None:
         """Take the background, axis and cursor colours from the theme."""
         c = colours()
-        self.setBackground(c["background"])
-        for name in ("bottom", "left"):
-            axis = self.getPlotItem().getAxis(name)
-            axis.setPen(pg.mkPen(c["muted"]))
-            axis.setTextPen(pg.mkPen(c["text"]))
+        style_axes(self, c)
         self.cursor.setPen(pg.mkPen(c["text"], width=1, style=Qt.PenStyle.DashLine))
         self.cursor_label.setColor(c["text"])
         self.cursor_label.fill = pg.mkBrush(QColor(str(c["background"])))

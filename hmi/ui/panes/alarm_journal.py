@@ -44,8 +44,9 @@ from hmi.store.alarm_journal import JournalQuery
 from hmi.store.db import one_line
 from hmi.ui import theme
 from hmi.ui.context import AppContext
-from hmi.ui.journal_model import JournalTableModel, priority_text, read_journal, sort_proxy
+from hmi.ui.journal_model import JournalTableModel, priority_text, read_journal
 from hmi.ui.pane_registry import PaneSpec, register_pane
+from hmi.ui.table_sorting import sort_proxy
 
 log = logging.getLogger(__name__)
 

@@ -39,9 +39,10 @@ from hmi.services import audit_view
 from hmi.store.audit import US, AuditQuery
 from hmi.store.db import one_line
 from hmi.ui import theme
-from hmi.ui.audit_model import COL, AuditTableModel, sort_proxy
+from hmi.ui.audit_model import COL, AuditTableModel
 from hmi.ui.context import AppContext
 from hmi.ui.pane_registry import PaneSpec, register_pane
+from hmi.ui.table_sorting import sort_proxy
 
 log = logging.getLogger(__name__)
 
