@@ -229,7 +229,9 @@ def test_acknowledge_all_visible_takes_only_the_filtered_rows(pane, ctx, qasync_
 
 def test_an_operator_may_not_shelve_and_the_button_says_why(pane, ctx):
     four_alarms(ctx)
-    assert not pane.buttons["ack"].isEnabled() and "log in first" in pane.buttons["ack"].toolTip()
+    # nobody logged in: the command stays (it asks for a login), and says so
+    select(pane, "Drill rig vibration high")
+    assert pane.buttons["ack"].isEnabled() and "you will be asked to log in" in pane.buttons["ack"].toolTip()
     log_in(ctx, "olaf", "operator")
     select(pane, "Drill rig vibration high")
     shelve = pane.buttons["shelve"]
@@ -384,3 +386,24 @@ def test_a_flood_is_one_rebuild_per_tick(pane, ctx):
         center.consume([tv(VIB, i + 0.5)])  # one more alarm per sample
     ctx.refresh()
     assert len(resets) == 1 and pane.model.rowCount() == 50
+
+
+def test_at_a_locked_station_acknowledge_asks_for_a_login_then_acknowledges(qtbot, qasync_loop, pane, ctx, engine):
+    four_alarms(ctx)
+    asked = []
+
+    async def login_prompt() -> bool:  # the window's login dialog: olaf logs in
+        asked.append(True)
+        log_in(ctx, "olaf", "operator")
+        return True
+
+    ctx.login_prompt = login_prompt
+    select(pane, "Drill rig vibration high-high")
+    task = pane.start("ack")
+    until(qasync_loop, lambda: pane.dialog is not None and pane.dialog.isVisible(), "dialog open")
+    pane.dialog.accept()
+    qasync_loop.run_until_complete(task)
+    assert asked == [True]
+    assert pane.ctx.alarms.engine.status("vib.hihi").state is AlarmState.ACKED
+    acks = alarm_journal.query(engine, alarm_journal.JournalQuery(what=["ack"]))
+    assert [(e.alarm_id, e.user) for e in acks] == [("vib.hihi", "olaf")]

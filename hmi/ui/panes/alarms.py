@@ -437,12 +437,16 @@ class AlarmPane(QWidget):
         for c in COMMANDS:
             if center is None:
                 enabled, tip = False, NO_ALARMS
-            elif c.action is not None and not self.ctx.may(c.action):
+            elif c.action is not None and not self.ctx.may(c.action) and not self.ctx.session.locked:
                 enabled, tip = False, self.permission_tooltip(c.action)
             else:
+                # A locked station (or nobody logged in) keeps the commands: an alarm must not wait for
+                # a login to be found; the command asks for one (ctx.command) and the service checks the role.
                 targets = self.targets(c.key)
                 enabled = bool(targets)
                 tip = DESCRIPTIONS[c.key] if enabled else f"{DESCRIPTIONS[c.key]}: {c.hint}"
+                if c.action is not None and self.ctx.session.locked:
+                    tip += f" ({self.permission_tooltip(c.action).split(': ')[0]}: you will be asked to log in)"
             for w in (self.actions[c.key], self.buttons[c.key]):
                 w.setEnabled(enabled)
                 w.setToolTip(tip)
