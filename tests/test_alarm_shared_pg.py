@@ -75,11 +75,14 @@ def test_an_acknowledgement_and_a_shelving_are_shared_between_two_workstations_o
     assert ack_s < SHARE_WITHIN_S and shelve_s < SHARE_WITHIN_S
 
     rows = alarm_journal.query(engine, JournalQuery(alarm_id=LIFE))
-    assert [(r.what, r.from_state, r.to_state, r.user, r.workstation) for r in rows] == [
+    shapes = [(r.what, r.from_state, r.to_state, r.user, r.workstation) for r in rows]
+    assert shapes[:3] == [
         ("activate", AlarmState.NORMAL, AlarmState.UNACK, "", "ws-b"),  # once: only the holder writes it
         ("ack", AlarmState.UNACK, AlarmState.ACKED, "olga", "ws-a"),
         ("shelve", AlarmState.ACKED, AlarmState.SHELVED, "sam", "ws-b"),
     ]
+    # the force released at the end: the return while shelved, if it came before ws-b stopped, once
+    assert shapes[3:] in ([], [("return", AlarmState.SHELVED, AlarmState.SHELVED, "", "ws-b")])
     assert rows[1].comment == "seen on ws-a" and rows[2].comment == "valve maintenance"
     audit = [r.entry for r in audit_query(engine, AuditQuery(newest_first=False)) if r.entry.action.endswith("_alarm")]
     assert [(a.action, a.user, a.workstation, a.target, a.result) for a in audit] == [
