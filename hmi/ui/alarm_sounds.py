@@ -2,9 +2,10 @@
 
 ``AlarmSounds`` decides *what* sounds and records it (``played``, ``sounding``, ``silenced``), so tests
 observe it without audio hardware; a *player* makes the noise. The installed PySide6-Essentials has
-no QtMultimedia (no QSoundEffect), so the default player is ``BeepPlayer``: the system bell, told
-apart by rhythm (three quick beeps for P1, two for P2, one for P3 and P4). Any callable taking a
-priority can replace it.
+no QtMultimedia (no QSoundEffect): on Windows the default player plays a WAV tone per priority with
+``winsound`` (hmi.ui.alarm_tones); elsewhere it is ``BeepPlayer``, the system bell told apart by
+rhythm (three quick beeps for P1, two for P2, one for P3 and P4). Any callable taking a priority can
+replace it.
 
 A flood does not become a noise storm: one update plays at most one sound, the most urgent new one.
 """
@@ -19,6 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from hmi.domain.alarm_engine import AlarmState, AlarmStatus
+from hmi.ui.alarm_tones import os_player
 
 REPEATING = frozenset({1, 2})  # priorities that sound until acknowledged (or silenced)
 REPEAT_MS: Mapping[int, int] = {1: 2000, 2: 4000}
@@ -70,7 +72,7 @@ class AlarmSounds(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.player = player if player is not None else BeepPlayer(self)
+        self.player = player if player is not None else (os_player() or BeepPlayer(self))
         self._repeat_ms = dict(repeat_ms)
         self._unacked: dict[str, int] = {}  # alarm_id -> priority, every unacknowledged alarm seen
         self._sounding: dict[str, int] = {}  # the repeating ones not yet acknowledged or silenced
