@@ -57,6 +57,9 @@ CHATTER_WINDOW_S = 60.0
 CHATTER_COUNT = 3
 STALE_AFTER_S = 24 * 3600.0
 TOP_N = 10
+# The top 10's share of all (ISA-18.2: at most 5%) says something only of many alarms: of 8, it is
+# always 100%. Below this count it is a figure, not a finding.
+TOP_JUDGED_FROM = 200
 FLOOD_TOP = 3  # contributors named per flood
 BANDS = (("high", (1,), 5.0), ("medium", (2,), 15.0), ("low", (3, 4), 80.0))
 BAND_OF = {p: name for name, prios, _ in BANDS for p in prios}
@@ -442,10 +445,12 @@ def _bad_actor_findings(h: AlarmHealth) -> list[Finding]:
             + _names(c.alarm.alarm_id for c in h.chattering),
         ))  # fmt: skip
     first = h.top[0]
+    judged = h.annunciations >= TOP_JUDGED_FROM
     out.append(Finding(
-        h.top_share <= 5,
-        f"the {len(h.top)} most frequent alarms make {pct_text(h.top_share)} of all (ISA-18.2: ≤ 5%); "
-        f"most frequent {first.alarm.alarm_id} ({first.count})",
+        h.top_share <= 5 if judged else None,
+        f"the {len(h.top)} most frequent alarms make {pct_text(h.top_share)} of all "
+        + ("(ISA-18.2: ≤ 5%)" if judged else f"(judged from {TOP_JUDGED_FROM} alarms on)")
+        + f"; most frequent {first.alarm.alarm_id} ({first.count})",
     ))  # fmt: skip
     high, medium, low = (h.priority_mix[0], h.priority_mix[1], h.priority_mix[2])
     out.append(Finding(
