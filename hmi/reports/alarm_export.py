@@ -18,7 +18,7 @@ from typing import Any
 from hmi.domain.alarm_health import AlarmHealth, Finding
 from hmi.domain.alarm_journal import JournalEntry
 from hmi.reports.audit_export import (
-    ExportError, _csv_safe, _excel_text, _replacing, export_format, local_datetime, local_text, utc_datetime, utc_text,
+    ExportError, csv_safe, excel_text, export_format, local_datetime, local_text, replacing, utc_datetime, utc_text,
 )  # fmt: skip
 
 US = 1_000_000
@@ -65,7 +65,7 @@ def export_journal(entries: Iterable[JournalEntry], path: str | Path, tz: tzinfo
     """Write journal entries, in the order given, to FILE.csv or FILE.xlsx (by the suffix); returns how many."""
     fmt = export_format(path)
     target = Path(path)
-    with _replacing(target) as tmp:
+    with replacing(target) as tmp:
         return _journal_csv(entries, tmp, tz) if fmt == "csv" else _journal_xlsx(entries, tmp, tz)
 
 
@@ -75,10 +75,10 @@ def _journal_csv(entries: Iterable[JournalEntry], tmp: Path, tz: tzinfo | None) 
         writer = csv.writer(out)
         writer.writerow(JOURNAL_HEADER)
         for e in entries:
-            fields = [_csv_safe(v) if isinstance(v, str) else "" if v is None else v for v in _journal_fields(e)]
+            fields = [csv_safe(v) if isinstance(v, str) else "" if v is None else v for v in _journal_fields(e)]
             until = "" if e.until is None else local_text(_us(e.until), tz)
             writer.writerow([local_text(_us(e.ts), tz), utc_text(_us(e.ts)), *fields, until,
-                             _csv_safe(e.workstation), _csv_safe(e.message)])  # fmt: skip
+                             csv_safe(e.workstation), csv_safe(e.message)])  # fmt: skip
             n += 1
     return n
 
@@ -106,7 +106,7 @@ def _journal_xlsx(entries: Iterable[JournalEntry], tmp: Path, tz: tzinfo | None)
     def text(value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        value = _excel_text(value)
+        value = excel_text(value)
         if not value.startswith("="):
             return value
         cell = WriteOnlyCell(ws, value=value)
@@ -161,7 +161,7 @@ def export_health(health: AlarmHealth, path: str | Path, tz: tzinfo | None = Non
         )
     from openpyxl import Workbook
 
-    with _replacing(target) as tmp:
+    with replacing(target) as tmp:
         wb = Workbook()
         wb.remove(wb.active)
         _summary(wb, health, tz)
@@ -228,7 +228,7 @@ def _put(cell: Any, value: Any, kind: str) -> None:
     elif kind == "num":
         cell.number_format = "0.00"
     if isinstance(value, str):
-        value = _excel_text(value)
+        value = excel_text(value)
     cell.value = value
     if isinstance(value, str) and value.startswith("="):
         cell.data_type = "s"

@@ -72,7 +72,7 @@ def _fields(rec: AuditRecord) -> tuple[str, str, str, str, str, str, str | None,
     return (e.user, e.role, e.workstation, e.action, e.target, e.result, e.old_value, e.new_value, e.detail)
 
 
-def _csv_safe(text: str | None) -> str:
+def csv_safe(text: str | None) -> str:
     """A cell a spreadsheet will not run as a formula: such text gets a leading apostrophe (numbers stay)."""
     if not text:
         return ""
@@ -82,7 +82,7 @@ def _csv_safe(text: str | None) -> str:
 
 
 @contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
+def replacing(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` to write to; moved onto ``path`` only when the block succeeds."""
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
@@ -108,18 +108,18 @@ def write_csv(records: Iterable[AuditRecord], path: str | Path, tz: tzinfo | Non
     """Write ``records`` as UTF-8 CSV with a header line; returns the number of records written."""
     target = Path(path)
     n = 0
-    with _replacing(target) as tmp:
+    with replacing(target) as tmp:
         with tmp.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
             writer.writerow(HEADER)
             for rec in records:
-                cells = [_csv_safe(v) for v in _fields(rec)]
+                cells = [csv_safe(v) for v in _fields(rec)]
                 writer.writerow([rec.seq, utc_text(rec.ts_us), local_text(rec.ts_us, tz), *cells, rec.prev_hash, rec.hash])
                 n += 1
     return n
 
 
-def _excel_text(text: str | None) -> str | None:
+def excel_text(text: str | None) -> str | None:
     """Text Excel accepts: control characters it refuses are written as \\xNN."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -137,7 +137,7 @@ def write_xlsx(records: Iterable[AuditRecord], path: str | Path, tz: tzinfo | No
     """
     from openpyxl import Workbook
 
-    with _replacing(Path(path)) as tmp:  # a folder that cannot be written fails before any work
+    with replacing(Path(path)) as tmp:  # a folder that cannot be written fails before any work
         n = _fill_workbook(Workbook(), records, tz, tmp)
     return n
 
@@ -156,7 +156,7 @@ def _fill_workbook(wb, records: Iterable[AuditRecord], tz: tzinfo | None, tmp: P
     for rec in records:
         utc = utc_datetime(rec.ts_us).replace(tzinfo=None)
         local = local_datetime(rec.ts_us, tz).replace(tzinfo=None)
-        ws.append([rec.seq, utc, local, *(_excel_text(v) for v in _fields(rec)), rec.prev_hash, rec.hash])
+        ws.append([rec.seq, utc, local, *(excel_text(v) for v in _fields(rec)), rec.prev_hash, rec.hash])
         row = ws.max_row
         ws.cell(row, 2).number_format = stamp
         ws.cell(row, 3).number_format = stamp
