@@ -29,8 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 from hmi.domain.alarm_health import FLOOD_ABOVE, AlarmHealth, Finding, pct_text, span_text
-from hmi.domain.permissions import PermissionDenied
-from hmi.domain.session import SessionLocked
 from hmi.services.alarm_reports import export_health, health_report
 from hmi.services.commands import CommandService
 from hmi.ui import theme
@@ -39,7 +37,9 @@ from hmi.ui.health_view import Column, RateChart, rows_table
 from hmi.ui.health_view import local_text as when
 from hmi.ui.journal_model import priority_text
 from hmi.ui.pane_registry import PaneSpec, register_pane
-from hmi.ui.panes.alarm_journal import EXPORT, PeriodPicker, export_tooltip, failure_text, in_executor, spawn
+from hmi.ui.panes.alarm_journal import (
+    EXPORT, PeriodPicker, export_as_user, export_tooltip, failure_text, in_executor, spawn,
+)  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -337,16 +337,8 @@ class AlarmHealthPane(QWidget):
         def run(commands: CommandService) -> None:
             export_health(commands, h, path)
 
-        self.state.setText(f"exporting to {path}…")
-        try:
-            await self.ctx.command(run)
-        except (PermissionDenied, SessionLocked) as error:
-            self.recheck()
-            self.state.setText(failure_text("not exported", error))
-            return False
-        except Exception as error:  # noqa: BLE001 - shown in one line
-            log.warning("alarm health export failed: %s", error)
-            self.state.setText(failure_text("export failed", error))
+        done, _ = await export_as_user(self.ctx, self.state, path, "alarm health", run, self.recheck)
+        if not done:
             return False
         self.state.setText(f"exported the alarm health report ({period}) to {path}")
         return True

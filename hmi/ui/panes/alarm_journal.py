@@ -116,6 +116,27 @@ def failure_text(what: str, error: BaseException) -> str:
     return f"{theme.SHAPE_WARNING} {what}: {one_line(error)}"
 
 
+async def export_as_user(
+    ctx: AppContext, label: QLabel, path: str, what: str, call: Callable[[CommandService], Any],
+    on_refused: Callable[[], None],
+) -> tuple[bool, Any]:
+    """Run an audited export ``call`` as the session's user (ctx.command), saying in ``label`` how it goes.
+
+    (True, its result) when it was written; (False, None) when refused (``on_refused`` then re-reads
+    who may) or failed, the reason in ``label``.
+    """
+    label.setText(f"exporting to {path}…")
+    try:
+        return True, await ctx.command(call)
+    except (PermissionDenied, SessionLocked) as error:
+        on_refused()
+        label.setText(failure_text("not exported", error))
+    except Exception as error:  # noqa: BLE001 - shown in one line
+        log.warning("%s export failed: %s", what, error)
+        label.setText(failure_text("export failed", error))
+    return False, None
+
+
 class PeriodPicker(QWidget):
     """A time range: presets counted back from now, or a custom from/to in local time."""
 
@@ -470,16 +491,8 @@ class AlarmJournalPane(QWidget):
             entries.reverse()  # a file reads in the order things happened
             return export_journal(commands, entries, path, what)
 
-        self.status.setText(f"exporting to {path}…")
-        try:
-            n = await self.ctx.command(run)
-        except (PermissionDenied, SessionLocked) as error:
-            self.recheck()
-            self.status.setText(failure_text("not exported", error))
-            return None
-        except Exception as error:  # noqa: BLE001 - shown in one line
-            log.warning("alarm journal export failed: %s", error)
-            self.status.setText(failure_text("export failed", error))
+        done, n = await export_as_user(self.ctx, self.status, path, "alarm journal", run, self.recheck)
+        if not done:
             return None
         self.status.setText(f"exported {n} event{'s' if n != 1 else ''} to {path}")
         return n
