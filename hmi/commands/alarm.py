@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 from hmi.commands.acting import add_actor_options, command_service
 from hmi.commands.database import open_database
-from hmi.commands.errors import CommandError
+from hmi.commands.errors import CommandError, as_command_errors
 from hmi.config import load_config
 from hmi.domain.timespec import parse_time
 
@@ -98,18 +97,14 @@ def _period(p: argparse.ArgumentParser, since: str) -> None:
     p.add_argument("--until", metavar="T", default="now", help="until T (default now)")
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
+def _refusals() -> AbstractContextManager[None]:
     """The services' refusals as one-line CommandErrors."""
     from hmi.domain.alarm_engine import AlarmError
     from hmi.domain.permissions import PermissionDenied
     from hmi.reports.audit_export import ExportError
     from hmi.store.audit import AuditUnavailable
 
-    try:
-        yield
-    except (AlarmError, PermissionDenied, AuditUnavailable, ExportError) as exc:
-        raise CommandError(str(exc)) from None
+    return as_command_errors(AlarmError, PermissionDenied, AuditUnavailable, ExportError)
 
 
 def _period_of(args: argparse.Namespace) -> tuple[float, float]:

@@ -11,10 +11,10 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
-from hmi.commands.errors import CommandError
+from hmi.commands.errors import CommandError, as_command_errors
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -35,15 +35,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
          aliases=["list"])
 
 
-@contextmanager
-def _secret_errors() -> Iterator[None]:
+def _secret_errors() -> AbstractContextManager[None]:
     """hmi.secrets' refusals as one-line CommandErrors."""
     from hmi.secrets import SecretError
 
-    try:
-        yield
-    except SecretError as exc:
-        raise CommandError(str(exc)) from None
+    return as_command_errors(SecretError)
 
 
 def _read_value(args: argparse.Namespace) -> str:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 from hmi.commands.acting import add_actor_options, command_service
 from hmi.commands.database import open_database
-from hmi.commands.errors import CommandError
+from hmi.commands.errors import CommandError, as_command_errors
 from hmi.config import PlantConfig, load_config
 from hmi.domain.permissions import Action, PermissionDenied
 from hmi.domain.plant import TagKind, TagSpec
@@ -41,15 +40,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     show.set_defaults(handler=run_show)
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
+def _refusals() -> AbstractContextManager[None]:
     """The service's and the PLC's refusals as one-line CommandErrors."""
     from hmi.store.audit import AuditUnavailable
 
-    try:
-        yield
-    except (PermissionDenied, SetpointRejected, SetpointWriteError, AuditUnavailable) as exc:
-        raise CommandError(str(exc)) from None
+    return as_command_errors(PermissionDenied, SetpointRejected, SetpointWriteError, AuditUnavailable)
 
 
 def _setpoint_spec(config: PlantConfig, tag_id: str) -> TagSpec | None:

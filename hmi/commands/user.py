@@ -6,12 +6,12 @@ import argparse
 import getpass
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from hmi.commands.acting import STDIN, add_actor_options, command_service
 from hmi.commands.database import open_database
-from hmi.commands.errors import CommandError
+from hmi.commands.errors import CommandError, as_command_errors
 from hmi.config import load_config
 from hmi.domain.passwords import PasswordRejected
 from hmi.domain.permissions import PermissionDenied, Role, UnknownRole, parse_role, role_names
@@ -48,16 +48,12 @@ NEW_PASSWORD_HELP = (
 )
 
 
-@contextmanager
-def _user_errors() -> Iterator[None]:
+def _user_errors() -> AbstractContextManager[None]:
     """The store's, the services' and the domain's refusals as one-line CommandErrors."""
     from hmi.store.audit import AuditUnavailable
     from hmi.store.users import UserError
 
-    try:
-        yield
-    except (UserError, PasswordRejected, UnknownRole, PermissionDenied, AuditUnavailable) as exc:
-        raise CommandError(str(exc)) from None
+    return as_command_errors(UserError, PasswordRejected, UnknownRole, PermissionDenied, AuditUnavailable)
 
 
 def _new_password(args: argparse.Namespace) -> str:
