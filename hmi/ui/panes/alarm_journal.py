@@ -34,17 +34,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hmi.domain.alarm_journal import JournalEntry
+from hmi.domain.alarm_journal import JournalEntry, JournalQuery
+from hmi.domain.errors import one_line
 from hmi.domain.permissions import Action, PermissionDenied, Role, allowed
 from hmi.domain.session import SessionLocked
 from hmi.reports.audit_export import export_format
-from hmi.services.alarm_reports import export_journal
+from hmi.services.alarm_reports import export_journal, read_journal
 from hmi.services.commands import CommandService
-from hmi.store.alarm_journal import JournalQuery
-from hmi.store.db import one_line
 from hmi.ui import theme
 from hmi.ui.context import AppContext
-from hmi.ui.journal_model import JournalTableModel, priority_text, read_journal
+from hmi.ui.journal_model import JournalTableModel, priority_text
 from hmi.ui.pane_registry import PaneSpec, register_pane
 from hmi.ui.table_sorting import sort_proxy
 

@@ -32,12 +32,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hmi.domain.audit import ChainReport, Event, Outcome
+from hmi.domain.audit import US, AuditQuery, ChainReport, Event, Outcome
+from hmi.domain.errors import one_line
 from hmi.domain.permissions import Action, PermissionDenied
 from hmi.domain.session import SessionLocked
 from hmi.services import audit_view
-from hmi.store.audit import US, AuditQuery
-from hmi.store.db import one_line
 from hmi.ui import theme
 from hmi.ui.audit_model import COL, AuditTableModel
 from hmi.ui.context import AppContext
