@@ -12,21 +12,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QStackedWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from hmi.domain.alarm_health import FLOOD_ABOVE, AlarmHealth, Finding, pct_text, span_text
 from hmi.services.alarm_reports import export_health, health_report
@@ -37,8 +25,9 @@ from hmi.ui.health_view import Column, RateChart, rows_table
 from hmi.ui.health_view import local_text as when
 from hmi.ui.journal_model import priority_text
 from hmi.ui.pane_registry import PaneSpec, register_pane
-from hmi.ui.panes.alarm_journal import (
-    EXPORT, PeriodPicker, export_as_user, export_tooltip, failure_text, in_executor, spawn,
+from hmi.ui.report_widgets import (
+    EXPORT, PeriodPicker, ask_export_path, export_as_user, export_tooltip, failure_text, in_executor, note_label,
+    refusal_label, refusal_or_content, refusal_style, settle, spawn,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -49,12 +38,13 @@ PERIODS: tuple[tuple[str, float | None], ...] = (
 )  # fmt: skip
 NOT_YET = "Choose a period and press Compute: the findings, the alarm rate and the worst alarms appear here."
 OK_MARK, NOT_OK_MARK, FIGURE_MARK = "✔", theme.SHAPE_WARNING, "•"
+EXCEL_ONLY = {"Excel workbook (*.xlsx)": ".xlsx"}
 
 
 def stylesheet(p: theme.Palette) -> str:
     """The pane's QSS: calm greys and large findings; a finding that misses its target is bold with a shape."""
     return f"""
-    QLabel#healthRefusal {{ color: {p.text}; font-size: {theme.TITLE_PT}pt; padding: 24px; }}
+    {refusal_style(p, "healthRefusal")}
     QLabel#healthFindings {{ color: {p.text}; font-size: {theme.TITLE_PT + 2}pt; background: {p.panel};
         border: 1px solid {p.border}; padding: 8px; }}
     QLabel#healthState {{ color: {p.muted}; }}
@@ -147,10 +137,7 @@ class AlarmHealthPane(QWidget):
     # --- building ----------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.refusal = QLabel(NO_DATABASE)
-        self.refusal.setObjectName("healthRefusal")
-        self.refusal.setWordWrap(True)
-        self.refusal.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.refusal = refusal_label(NO_DATABASE, "healthRefusal")
 
         self.period = PeriodPicker(PERIODS, 0, "health", self._clock)
         self.compute_button = QPushButton("Compute")
@@ -160,10 +147,7 @@ class AlarmHealthPane(QWidget):
         self.export_button = QPushButton("Export…")
         self.export_button.setObjectName("healthExport")
         self.export_button.clicked.connect(self._on_export)
-        self.state = QLabel("")  # computing…, the period computed, or why it failed
-        self.state.setObjectName("healthState")
-        self.state.setWordWrap(True)
-        self.state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.state = note_label("healthState")  # computing…, the period computed, or why it failed
         top = QHBoxLayout()
         top.addWidget(self.period)
         top.addWidget(self.compute_button)
@@ -229,13 +213,7 @@ class AlarmHealthPane(QWidget):
         c.addLayout(top)
         c.addWidget(scroll, 1)
         self.content = content
-
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.refusal)
-        self.stack.addWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.stack)
+        self.stack = refusal_or_content(self, self.refusal, content)
 
     def _set_results_visible(self, on: bool) -> None:
         for w in (self.chart.parentWidget(), *self.boxes.values()):
@@ -317,15 +295,9 @@ class AlarmHealthPane(QWidget):
     # --- exporting ---------------------------------------------------------------------------------
 
     def _on_export(self) -> None:
-        stamp = time.strftime("%Y%m%d-%H%M", time.localtime(self._clock()))
-        path, _chosen = QFileDialog.getSaveFileName(
-            self, "Export the alarm health report", f"alarm-health-{stamp}.xlsx", "Excel workbook (*.xlsx)"
-        )
-        if not path:
-            return
-        if Path(path).suffix.lower() != ".xlsx":
-            path += ".xlsx"
-        spawn(self._tasks, self.export(path))
+        path = ask_export_path(self, "Export the alarm health report", "alarm-health", self._clock(), EXCEL_ONLY)
+        if path:
+            spawn(self._tasks, self.export(path))
 
     async def export(self, path: str) -> bool:
         """Write the computed report to ``path`` as Excel through the audited command; show the outcome."""
@@ -345,8 +317,7 @@ class AlarmHealthPane(QWidget):
 
     async def settle(self) -> None:
         """Wait until the background work started so far is done (for tests and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await settle(self._tasks)
 
 
 register_pane(

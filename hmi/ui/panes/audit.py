@@ -12,28 +12,13 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QStackedWidget,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from hmi.domain.audit import US, AuditQuery, ChainReport, Event, Outcome
-from hmi.domain.errors import one_line
 from hmi.domain.permissions import Action, PermissionDenied
 from hmi.domain.session import SessionLocked
 from hmi.services import audit_view
@@ -41,6 +26,10 @@ from hmi.ui import theme
 from hmi.ui.audit_model import COL, AuditTableModel
 from hmi.ui.context import AppContext
 from hmi.ui.pane_registry import PaneSpec, register_pane
+from hmi.ui.report_widgets import (
+    add_choices, ask_export_path, failure_text, filter_combo, in_executor, note_label, paged_content, refusal_label,
+    refusal_or_content, refusal_style, report_table, settle, shown_text, spawn,
+)  # fmt: skip
 from hmi.ui.table_sorting import sort_proxy
 
 log = logging.getLogger(__name__)
@@ -57,13 +46,12 @@ POLL_MS = 5000
 SEARCH_DEBOUNCE_MS = 400
 SHOW_LIMIT = 5000  # rows kept on screen; the export takes every matching record
 MAX_PROBLEM_LINES = 8
-FILE_FILTERS = {"Excel workbook (*.xlsx)": ".xlsx", "CSV, UTF-8 (*.csv)": ".csv"}
 
 
 def stylesheet(p: theme.Palette) -> str:
     """The pane's QSS: calm greys; a broken chain in the high-alarm colour, always with a shape and words."""
     return f"""
-    QLabel#auditRefusal {{ color: {p.text}; font-size: {theme.TITLE_PT}pt; padding: 24px; }}
+    {refusal_style(p, "auditRefusal")}
     QLabel#auditCount {{ color: {p.muted}; }}
     QLabel#auditChain[chain="intact"] {{ color: {p.text}; }}
     QLabel#auditChain[chain="broken"] {{ background: {theme.ALARM_HIGH}; color: #FFFFFF; font-weight: bold;
@@ -104,19 +92,16 @@ class AuditPane(QWidget):
     # --- building ----------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.refusal = QLabel(REFUSAL)
-        self.refusal.setObjectName("auditRefusal")
-        self.refusal.setWordWrap(True)
-        self.refusal.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.refusal = refusal_label(REFUSAL, "auditRefusal")
 
         self.range_box = QComboBox()
         self.range_box.setObjectName("auditRange")
         for label, seconds in RANGES:
             self.range_box.addItem(label, seconds)
         self.range_box.setCurrentIndex(DEFAULT_RANGE)
-        self.user_box = self._combo("auditUser", ALL_USERS, [])
-        self.action_box = self._combo("auditAction", ALL_ACTIONS, ACTIONS)
-        self.result_box = self._combo("auditResult", ALL_RESULTS, [o.value for o in Outcome])
+        self.user_box = filter_combo("auditUser", ALL_USERS, [])
+        self.action_box = filter_combo("auditAction", ALL_ACTIONS, [(a, a) for a in ACTIONS])
+        self.result_box = filter_combo("auditResult", ALL_RESULTS, [(o.value, o.value) for o in Outcome])
         for box in (self.range_box, self.user_box, self.action_box, self.result_box):
             box.activated.connect(lambda _i: self.reload_later())
         self.search = QLineEdit()
@@ -146,61 +131,15 @@ class AuditPane(QWidget):
         filters.addWidget(self.verify_button)
         filters.addWidget(self.export_button)
 
-        self.table = QTableView()
-        self.table.setObjectName("auditTable")
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(COL["#"], Qt.SortOrder.DescendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for name, width in (("#", 60), ("time", 190), ("action", 130), ("target", 220), ("old", 110), ("new", 110), ("result", 110)):
-            self.table.setColumnWidth(COL[name], width)
-
+        widths = {"#": 60, "time": 190, "action": 130, "target": 220, "old": 110, "new": 110, "result": 110}
+        self.table = report_table("auditTable", self.proxy, COL["#"], {COL[n]: w for n, w in widths.items()})
         self.count = QLabel("")  # how many records are shown, or that they are being read
         self.count.setObjectName("auditCount")
-        self.status = QLabel("")  # what became of the last export or read: a word, not only a colour
-        self.status.setObjectName("auditStatus")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.chain = QLabel("")
-        self.chain.setObjectName("auditChain")
-        self.chain.setWordWrap(True)
-        self.chain.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = note_label("auditStatus")  # what became of the last export or read: a word, not only a colour
+        self.chain = note_label("auditChain")
         self.chain.hide()
-
-        content = QWidget()
-        v = QVBoxLayout(content)
-        v.setContentsMargins(4, 4, 4, 4)
-        v.addLayout(filters)
-        v.addWidget(self.chain)
-        v.addWidget(self.table, 1)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.count)
-        bottom.addWidget(self.status, 1)
-        v.addLayout(bottom)
-        self.content = content
-
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.refusal)
-        self.stack.addWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.stack)
-
-    @staticmethod
-    def _combo(name: str, everything: str, items: list[str]) -> QComboBox:
-        box = QComboBox()
-        box.setObjectName(name)
-        box.addItem(everything, None)
-        for item in items:
-            box.addItem(item, item)
-        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        return box
+        self.content = paged_content(filters, self.table, self.count, self.status, above=[self.chain])
+        self.stack = refusal_or_content(self, self.refusal, self.content)
 
     def _on_theme(self, palette: theme.Palette) -> None:
         self.setStyleSheet(stylesheet(palette))
@@ -287,7 +226,7 @@ class AuditPane(QWidget):
         if self._read_failed:
             self._read_failed = False
             self.status.setText("")
-        self._add_users(r.entry.user for r in page.records)
+        add_choices(self.user_box, (r.entry.user for r in page.records))
         self._show_count()
 
     async def poll(self) -> None:
@@ -308,7 +247,7 @@ class AuditPane(QWidget):
             return
         self._last_seq = max(self._last_seq, new.last_seq)
         if self.model.add_newer(new.records, keep=SHOW_LIMIT):
-            self._add_users(r.entry.user for r in new.records)
+            add_choices(self.user_box, (r.entry.user for r in new.records))
             self._show_count()
 
     def _allowed_now(self) -> bool:
@@ -324,22 +263,15 @@ class AuditPane(QWidget):
         if self._allowed_now():
             self._spawn(self.poll())
 
-    def _add_users(self, names) -> None:  # noqa: ANN001 - an iterable of str
-        known = {self.user_box.itemText(i) for i in range(1, self.user_box.count())}
-        for name in sorted(set(names) - known):
-            self.user_box.addItem(name, name)
-
     def _show_count(self) -> None:
-        n = self.model.rowCount()
-        more = f" (the newest {SHOW_LIMIT}; narrow the filters or export for all)" if n >= SHOW_LIMIT else ""
-        self.count.setText(f"{n} record{'s' if n != 1 else ''}{more}")
+        self.count.setText(shown_text(self.model.rowCount(), "record", SHOW_LIMIT))
 
     def _failed(self, what: str, error: Exception) -> None:
         if isinstance(error, (PermissionDenied, SessionLocked)):
             self.recheck(load=False)
             return
         log.warning("%s: %s", what, error)
-        self.status.setText(f"{theme.SHAPE_WARNING} {what}: {one_line(error)}")
+        self.status.setText(failure_text(what, error))
 
     # --- verifying -----------------------------------------------------------------------------------
 
@@ -353,10 +285,10 @@ class AuditPane(QWidget):
         self.chain.show()
         self._restyle(self.chain)
         try:
-            report = await asyncio.get_running_loop().run_in_executor(None, audit_view.verify_trail, engine)
+            report = await in_executor(audit_view.verify_trail, engine)
         except Exception as error:  # noqa: BLE001 - shown in one line
             self.chain.setProperty("chain", "unknown")
-            self.chain.setText(f"{theme.SHAPE_WARNING} the chain could not be checked: {one_line(error)}")
+            self.chain.setText(failure_text("the chain could not be checked", error))
             self._restyle(self.chain)
             return None
         self.show_report(report)
@@ -387,15 +319,9 @@ class AuditPane(QWidget):
     # --- exporting ------------------------------------------------------------------------------------
 
     def _on_export(self) -> None:
-        stamp = time.strftime("%Y%m%d-%H%M", time.localtime(self._clock()))
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export the audit trail", f"audit-{stamp}.xlsx", ";;".join(FILE_FILTERS)
-        )
-        if not path:
-            return
-        if Path(path).suffix.lower() not in FILE_FILTERS.values():
-            path += FILE_FILTERS.get(chosen, ".xlsx")
-        self._spawn(self.export(path))
+        path = ask_export_path(self, "Export the audit trail", "audit", self._clock())
+        if path:
+            self._spawn(self.export(path))
 
     async def export(self, path: str) -> int | None:
         """Write the records matching the filters to ``path`` through the audited service; show the outcome."""
@@ -416,19 +342,11 @@ class AuditPane(QWidget):
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task | None:
         """Run ``coro`` on the application's event loop (qasync); kept until done."""
-        try:
-            task = asyncio.get_event_loop_policy().get_event_loop().create_task(coro)
-        except RuntimeError:  # no loop on this thread, or it is closed: nothing runs in the background
-            coro.close()
-            return None
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return spawn(self._tasks, coro)
 
     async def settle(self) -> None:
         """Wait until the background reads and writes started so far are done (for tests and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await settle(self._tasks)
 
     # --- visibility -----------------------------------------------------------------------------------
 
