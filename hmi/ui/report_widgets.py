@@ -1,5 +1,6 @@
-"""What the report panes (alarm journal, audit trail, alarm health) are built of: a period picker, a paged
-table with its filters and count, the refusal page, the audited export and the background work.
+"""What the report panes (alarm journal, audit trail, alarm health) are built of: their frame (ReportPane),
+a period picker, a paged table with its filters and count, the refusal page, the audited export and the
+background work.
 
 Each pane keeps its own words and filters; the widgets, the file dialog and the way work runs off the
 GUI thread are the same in all of them, so they are here once.
@@ -14,7 +15,8 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QDateTime, Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, QDateTime, Qt, QTimer, Signal
+from PySide6.QtGui import QHideEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -23,6 +25,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
+    QPushButton,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -35,6 +39,7 @@ from hmi.domain.session import SessionLocked
 from hmi.services.commands import CommandService
 from hmi.ui import theme
 from hmi.ui.context import AppContext
+from hmi.ui.pane_registry import PaneSpec, register_pane
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +102,34 @@ def refusal_style(p: theme.Palette, name: str) -> str:
 
 
 # --- widgets -------------------------------------------------------------------------------------
+
+
+def button(text: str, name: str, on_click: Callable[[], Any], tip: str = "") -> QPushButton:
+    """A push button with an object name (tests and style sheets find it by that) and an optional tooltip."""
+    b = QPushButton(text)
+    b.setObjectName(name)
+    if tip:
+        b.setToolTip(tip)
+    b.clicked.connect(on_click)
+    return b
+
+
+def search_box(name: str, placeholder: str, on_edit: Callable[[], Any]) -> QLineEdit:
+    """A free-text filter with a clear button; ``on_edit`` runs on every change (the pane debounces it)."""
+    edit = QLineEdit()
+    edit.setObjectName(name)
+    edit.setPlaceholderText(placeholder)
+    edit.setClearButtonEnabled(True)
+    edit.textChanged.connect(lambda _t: on_edit())
+    return edit
+
+
+def filter_row(widgets: Iterable[QWidget], stretch: QWidget | None = None) -> QHBoxLayout:
+    """The widgets side by side; ``stretch`` (the search box) takes the room left."""
+    row = QHBoxLayout()
+    for widget in widgets:
+        row.addWidget(widget, 1 if widget is stretch else 0)
+    return row
 
 
 def refusal_label(text: str, name: str) -> QLabel:
@@ -180,6 +213,79 @@ def refusal_or_content(owner: QWidget, refusal: QLabel, content: QWidget) -> QSt
     outer.setContentsMargins(0, 0, 0, 0)
     outer.addWidget(stack)
     return stack
+
+
+def register_report_pane(object_name: str, title: str, create: Callable[[AppContext], QWidget], order: int) -> None:
+    """Offer a report pane in the View menu; by default it docks on the right, tabbed with the trends."""
+    register_pane(PaneSpec(object_name, title, create, Qt.DockWidgetArea.RightDockWidgetArea, "trends", order))
+
+
+class ReportPane(QWidget):
+    """The frame of a report pane: its context and clock, its background tasks, the theme and the session followed.
+
+    A pane builds its widgets, then calls ``follow``; it shows ``refusal`` or ``content`` in ``stack``.
+    A timer made with ``while_visible`` stops when the pane is hidden.
+    """
+
+    refusal: QLabel
+    content: QWidget
+    stack: QStackedWidget
+
+    def __init__(self, ctx: AppContext, clock: Callable[[], float], name: str,
+                 stylesheet: Callable[[theme.Palette], str], parent: QWidget | None = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.ctx = ctx
+        self._clock = clock
+        self._stylesheet = stylesheet
+        self._generation = 0  # bumped by every read; older answers are dropped
+        self._tasks: set[asyncio.Task] = set()
+        self._visible_timers: list[QTimer] = []
+
+    def follow(self) -> None:
+        """Follow the session (login, logout, lock: ``recheck``) and the theme from now on; apply the theme now."""
+        self.ctx.session_changed.connect(self.recheck)
+        theme.signals().changed.connect(self._on_theme)
+        self._on_theme(theme.current())
+
+    def recheck(self) -> None:
+        """Show what the session may see now (each pane says what)."""
+        raise NotImplementedError
+
+    def _on_theme(self, palette: theme.Palette) -> None:
+        self.setStyleSheet(self._stylesheet(palette))
+
+    def timer(self, ms: int, slot: Callable[[], Any], *, single_shot: bool = False) -> QTimer:
+        """A timer of this pane calling ``slot`` every ``ms`` (once, for a debounce)."""
+        t = QTimer(self)
+        t.setSingleShot(single_shot)
+        t.setInterval(ms)
+        t.timeout.connect(slot)
+        return t
+
+    def while_visible(self, ms: int, slot: Callable[[], Any]) -> QTimer:
+        """A repeating timer (started by the pane) that stops when the pane is hidden."""
+        t = self.timer(ms, slot)
+        self._visible_timers.append(t)
+        return t
+
+    @property
+    def showing_content(self) -> bool:
+        """True when the content (not the refusal line) is on screen."""
+        return self.stack.currentWidget() is self.content
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task | None:
+        """Run ``coro`` on the application's event loop (qasync); kept until done."""
+        return spawn(self._tasks, coro)
+
+    async def settle(self) -> None:
+        """Wait until the background reads and writes started so far are done (for tests and shutdown)."""
+        await settle(self._tasks)
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt's name
+        super().hideEvent(event)
+        for t in self._visible_timers:
+            t.stop()
 
 
 # --- exporting -----------------------------------------------------------------------------------

@@ -8,13 +8,12 @@ the priority mix. Export… writes the report as an Excel workbook (export_repor
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from hmi.domain.alarm_health import FLOOD_ABOVE, AlarmHealth, Finding, pct_text, span_text
 from hmi.services.alarm_reports import export_health, health_report
@@ -24,10 +23,9 @@ from hmi.ui.context import AppContext
 from hmi.ui.health_view import Column, RateChart, rows_table
 from hmi.ui.health_view import local_text as when
 from hmi.ui.journal_model import priority_text
-from hmi.ui.pane_registry import PaneSpec, register_pane
 from hmi.ui.report_widgets import (
-    EXPORT, PeriodPicker, ask_export_path, export_as_user, export_tooltip, failure_text, in_executor, note_label,
-    refusal_label, refusal_or_content, refusal_style, settle, spawn,
+    EXPORT, PeriodPicker, ReportPane, ask_export_path, button, export_as_user, export_tooltip, failure_text,
+    filter_row, in_executor, note_label, refusal_label, refusal_or_content, refusal_style, register_report_pane,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -117,21 +115,14 @@ MIX_COLUMNS = (
 )
 
 
-class AlarmHealthPane(QWidget):
+class AlarmHealthPane(ReportPane):
     """The alarm system's health over a chosen period; ``clock`` gives UTC epoch seconds (tests inject their own)."""
 
     def __init__(self, ctx: AppContext, clock: Callable[[], float] = time.time, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("alarmHealthPane")
-        self.ctx = ctx
-        self._clock = clock
-        self._generation = 0
-        self._tasks: set[asyncio.Task] = set()
+        super().__init__(ctx, clock, "alarmHealthPane", stylesheet, parent)
         self.health: AlarmHealth | None = None
         self._build()
-        ctx.session_changed.connect(self.recheck)
-        theme.signals().changed.connect(self._on_theme)
-        self._on_theme(theme.current())
+        self.follow()
         self.recheck()
 
     # --- building ----------------------------------------------------------------------------------
@@ -140,19 +131,11 @@ class AlarmHealthPane(QWidget):
         self.refusal = refusal_label(NO_DATABASE, "healthRefusal")
 
         self.period = PeriodPicker(PERIODS, 0, "health", self._clock)
-        self.compute_button = QPushButton("Compute")
-        self.compute_button.setObjectName("healthCompute")
-        self.compute_button.setToolTip("Read the period's alarm journal and judge it against ISA-18.2 / EEMUA 191")
-        self.compute_button.clicked.connect(lambda: spawn(self._tasks, self.compute()))
-        self.export_button = QPushButton("Export…")
-        self.export_button.setObjectName("healthExport")
-        self.export_button.clicked.connect(self._on_export)
+        self.compute_button = button("Compute", "healthCompute", lambda: self._spawn(self.compute()),
+                                     "Read the period's alarm journal and judge it against ISA-18.2 / EEMUA 191")
+        self.export_button = button("Export…", "healthExport", self._on_export)
         self.state = note_label("healthState")  # computing…, the period computed, or why it failed
-        top = QHBoxLayout()
-        top.addWidget(self.period)
-        top.addWidget(self.compute_button)
-        top.addWidget(self.export_button)
-        top.addWidget(self.state, 1)
+        top = filter_row((self.period, self.compute_button, self.export_button, self.state), stretch=self.state)
 
         self.findings = QLabel(NOT_YET)
         self.findings.setObjectName("healthFindings")
@@ -220,7 +203,7 @@ class AlarmHealthPane(QWidget):
             w.setVisible(on)
 
     def _on_theme(self, palette: theme.Palette) -> None:
-        self.setStyleSheet(stylesheet(palette))
+        super()._on_theme(palette)
         self.chart.apply_colours()
         if self.health is not None:
             self.chart.show_health(self.health)
@@ -297,7 +280,7 @@ class AlarmHealthPane(QWidget):
     def _on_export(self) -> None:
         path = ask_export_path(self, "Export the alarm health report", "alarm-health", self._clock(), EXCEL_ONLY)
         if path:
-            spawn(self._tasks, self.export(path))
+            self._spawn(self.export(path))
 
     async def export(self, path: str) -> bool:
         """Write the computed report to ``path`` as Excel through the audited command; show the outcome."""
@@ -315,18 +298,5 @@ class AlarmHealthPane(QWidget):
         self.state.setText(f"exported the alarm health report ({period}) to {path}")
         return True
 
-    async def settle(self) -> None:
-        """Wait until the background work started so far is done (for tests and shutdown)."""
-        await settle(self._tasks)
 
-
-register_pane(
-    PaneSpec(
-        object_name="alarm_health",
-        title="Alarm health",
-        create=AlarmHealthPane,
-        area=Qt.DockWidgetArea.RightDockWidgetArea,
-        tab_with="trends",
-        order=94,
-    )
-)
+register_report_pane("alarm_health", "Alarm health", AlarmHealthPane, order=94)

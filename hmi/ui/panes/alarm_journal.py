@@ -8,15 +8,13 @@ alarm center's version and reads again at most once a second when it changed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QLabel, QWidget
 
 from hmi.domain.alarm_journal import JournalEntry, JournalQuery
 from hmi.reports.audit_export import export_format
@@ -25,11 +23,10 @@ from hmi.services.commands import CommandService
 from hmi.ui import theme
 from hmi.ui.context import AppContext
 from hmi.ui.journal_model import JournalTableModel, priority_text
-from hmi.ui.pane_registry import PaneSpec, register_pane
 from hmi.ui.report_widgets import (
-    EXPORT, PeriodPicker, add_choices, ask_export_path, export_as_user, export_tooltip, failure_text,
-    filter_combo, in_executor, note_label, paged_content, refusal_label, refusal_or_content, refusal_style, report_table,
-    settle, shown_text, spawn,
+    EXPORT, PeriodPicker, ReportPane, add_choices, ask_export_path, button, export_as_user, export_tooltip,
+    failure_text, filter_combo, filter_row, in_executor, note_label, paged_content, refusal_label, refusal_or_content,
+    refusal_style, register_report_pane, report_table, search_box, shown_text,
 )  # fmt: skip
 from hmi.ui.table_sorting import sort_proxy
 
@@ -57,34 +54,22 @@ def stylesheet(p: theme.Palette) -> str:
     """
 
 
-class AlarmJournalPane(QWidget):
+class AlarmJournalPane(ReportPane):
     """The alarm journal as a table; ``clock`` gives UTC epoch seconds (tests inject their own)."""
 
     def __init__(self, ctx: AppContext, clock: Callable[[], float] = time.time, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("alarmJournalPane")
-        self.ctx = ctx
-        self._clock = clock
-        self._generation = 0  # bumped by every read; older answers are dropped
+        super().__init__(ctx, clock, "alarmJournalPane", stylesheet, parent)
         self._reading = False
         self._again = False  # a change arrived during a read: read once more after it
         self._seen_version = self._alarm_version()
         self._follow_up = False
         self._read_failed = False
-        self._tasks: set[asyncio.Task] = set()
         self.model = JournalTableModel(ctx.plant, parent=self)
         self.proxy = sort_proxy(self.model, self)
+        self._live = self.while_visible(LIVE_MS, self._on_live)
+        self._debounce = self.timer(SEARCH_DEBOUNCE_MS, self.reload_later, single_shot=True)
         self._build()
-        self._live = QTimer(self)
-        self._live.setInterval(LIVE_MS)
-        self._live.timeout.connect(self._on_live)
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
-        self._debounce.timeout.connect(self.reload_later)
-        ctx.session_changed.connect(self.recheck)
-        theme.signals().changed.connect(self._on_theme)
-        self._on_theme(theme.current())
+        self.follow()
         self.recheck()
 
     # --- building ----------------------------------------------------------------------------------
@@ -99,26 +84,11 @@ class AlarmJournalPane(QWidget):
         self.user_box = filter_combo("journalUser", ALL_USERS, [])
         for box in (self.twin_box, self.priority_box, self.user_box):
             box.activated.connect(lambda _i: self.reload_later())
-        self.search = QLineEdit()
-        self.search.setObjectName("journalSearch")
-        self.search.setPlaceholderText("search alarm, message, comment")
-        self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(lambda _t: self._debounce.start())
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setObjectName("journalRefresh")
-        self.refresh_button.clicked.connect(self.reload_later)
-        self.export_button = QPushButton("Export…")
-        self.export_button.setObjectName("journalExport")
-        self.export_button.clicked.connect(self._on_export)
-
-        filters = QHBoxLayout()
-        filters.addWidget(self.range)
-        filters.addWidget(self.twin_box)
-        filters.addWidget(self.priority_box)
-        filters.addWidget(self.user_box)
-        filters.addWidget(self.search, 1)
-        filters.addWidget(self.refresh_button)
-        filters.addWidget(self.export_button)
+        self.search = search_box("journalSearch", "search alarm, message, comment", self._debounce.start)
+        self.refresh_button = button("Refresh", "journalRefresh", self.reload_later)
+        self.export_button = button("Export…", "journalExport", self._on_export)
+        filters = filter_row((self.range, self.twin_box, self.priority_box, self.user_box, self.search,
+                              self.refresh_button, self.export_button), stretch=self.search)  # fmt: skip
 
         widths = {"time": 185, "priority": 75, "twin": 125, "alarm": 240, "what happened": 165,
                   "state": 255, "value": 100, "user": 80, "comment": 220}  # fmt: skip
@@ -130,15 +100,7 @@ class AlarmJournalPane(QWidget):
         self.content = paged_content(filters, self.table, self.count, self.status)
         self.stack = refusal_or_content(self, self.refusal, self.content)
 
-    def _on_theme(self, palette: theme.Palette) -> None:
-        self.setStyleSheet(stylesheet(palette))
-
     # --- the session -------------------------------------------------------------------------------
-
-    @property
-    def showing_entries(self) -> bool:
-        """True when the table (not the no-database line) is on screen."""
-        return self.stack.currentWidget() is self.content
 
     def recheck(self) -> None:
         """Show the table when there is a database; enable Export… for a role that may export."""
@@ -164,7 +126,7 @@ class AlarmJournalPane(QWidget):
     def reload_later(self) -> None:
         """Read the entries for the filters on screen (in the background)."""
         self._debounce.stop()
-        spawn(self._tasks, self.reload())
+        self._spawn(self.reload())
 
     async def reload(self) -> None:
         """Read the entries for the filters on screen and show them, newest first."""
@@ -198,7 +160,7 @@ class AlarmJournalPane(QWidget):
             self._reading = False
             if self._again:
                 self._again = False
-                spawn(self._tasks, self.reload())
+                self._spawn(self.reload())
         if generation != self._generation:
             return
         self.model.set_entries(entries)
@@ -238,7 +200,7 @@ class AlarmJournalPane(QWidget):
     def _on_export(self) -> None:
         path = ask_export_path(self, "Export the alarm journal", "alarm-journal", self._clock())
         if path:
-            spawn(self._tasks, self.export(path))
+            self._spawn(self.export(path))
 
     def describe_filters(self) -> str:
         """The filters in words, for the export's audit record: 'last 24 h, twin=drillrig1, priority=1'."""
@@ -275,34 +237,15 @@ class AlarmJournalPane(QWidget):
         self.status.setText(f"exported {n} event{'s' if n != 1 else ''} to {path}")
         return n
 
-    # --- background work ---------------------------------------------------------------------------
-
-    async def settle(self) -> None:
-        """Wait until the background reads and writes started so far are done (for tests and shutdown)."""
-        await settle(self._tasks)
-
-    # --- visibility --------------------------------------------------------------------------------
+    # --- visibility (hidden, the live timer stops: ReportPane) ------------------------------------
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         self.recheck()
-        if self.showing_entries:
+        if self.showing_content:
             self._seen_version = self._alarm_version()
             self.reload_later()
             self._live.start()
 
-    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt's name
-        super().hideEvent(event)
-        self._live.stop()
 
-
-register_pane(
-    PaneSpec(
-        object_name="alarm_journal",
-        title="Alarm journal",
-        create=AlarmJournalPane,
-        area=Qt.DockWidgetArea.RightDockWidgetArea,
-        tab_with="trends",  # the group the audit trail is in
-        order=92,
-    )
-)
+register_report_pane("alarm_journal", "Alarm journal", AlarmJournalPane, order=92)

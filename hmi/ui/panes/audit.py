@@ -7,16 +7,13 @@ pane is visible it asks every few seconds only for the records after the newest 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
 from hmi.domain.audit import US, AuditQuery, ChainReport, Event, Outcome
 from hmi.domain.permissions import Action, PermissionDenied
@@ -25,10 +22,10 @@ from hmi.services import audit_view
 from hmi.ui import theme
 from hmi.ui.audit_model import COL, AuditTableModel
 from hmi.ui.context import AppContext
-from hmi.ui.pane_registry import PaneSpec, register_pane
 from hmi.ui.report_widgets import (
-    add_choices, ask_export_path, failure_text, filter_combo, in_executor, note_label, paged_content, refusal_label,
-    refusal_or_content, refusal_style, report_table, settle, shown_text, spawn,
+    ReportPane, add_choices, ask_export_path, button, failure_text, filter_combo, filter_row, in_executor, note_label,
+    paged_content, refusal_label, refusal_or_content, refusal_style, register_report_pane, report_table, search_box,
+    shown_text,
 )  # fmt: skip
 from hmi.ui.table_sorting import sort_proxy
 
@@ -59,34 +56,22 @@ def stylesheet(p: theme.Palette) -> str:
     """
 
 
-class AuditPane(QWidget):
+class AuditPane(ReportPane):
     """The audit trail as a table; ``clock`` gives UTC epoch seconds (tests inject their own)."""
 
     def __init__(self, ctx: AppContext, clock: Callable[[], float] = time.time, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("auditPane")
-        self.ctx = ctx
-        self._clock = clock
+        super().__init__(ctx, clock, "auditPane", stylesheet, parent)
         self._viewer: tuple[str, str] | None = None  # (name, role) whose records are shown
-        self._generation = 0  # bumped by every full load; older answers are dropped
         self._last_seq = 0
         self._loaded = -1  # the generation whose full load has arrived; polls add to that only
         self._polling = False
         self._read_failed = False
-        self._tasks: set[asyncio.Task] = set()
         self.model = AuditTableModel(parent=self)
         self.proxy = sort_proxy(self.model, self)
+        self._poll = self.while_visible(POLL_MS, self._on_poll)
+        self._debounce = self.timer(SEARCH_DEBOUNCE_MS, self.reload_later, single_shot=True)
         self._build()
-        self._poll = QTimer(self)
-        self._poll.setInterval(POLL_MS)
-        self._poll.timeout.connect(self._on_poll)
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
-        self._debounce.timeout.connect(self.reload_later)
-        ctx.session_changed.connect(self.recheck)
-        theme.signals().changed.connect(self._on_theme)
-        self._on_theme(theme.current())
+        self.follow()
         self.recheck(load=False)
 
     # --- building ----------------------------------------------------------------------------------
@@ -104,32 +89,14 @@ class AuditPane(QWidget):
         self.result_box = filter_combo("auditResult", ALL_RESULTS, [(o.value, o.value) for o in Outcome])
         for box in (self.range_box, self.user_box, self.action_box, self.result_box):
             box.activated.connect(lambda _i: self.reload_later())
-        self.search = QLineEdit()
-        self.search.setObjectName("auditSearch")
-        self.search.setPlaceholderText("search target, values, detail, user, workstation")
-        self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(lambda _t: self._debounce.start())
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setObjectName("auditRefresh")
-        self.refresh_button.clicked.connect(self.reload_later)
-        self.verify_button = QPushButton("Verify chain")
-        self.verify_button.setObjectName("auditVerify")
-        self.verify_button.setToolTip("Check that no record was changed or deleted since it was written")
-        self.verify_button.clicked.connect(lambda: self._spawn(self.verify()))
-        self.export_button = QPushButton("Export…")
-        self.export_button.setObjectName("auditExport")
-        self.export_button.setToolTip("Write the records that match the filters to Excel or CSV (recorded in the trail)")
-        self.export_button.clicked.connect(self._on_export)
-
-        filters = QHBoxLayout()
-        filters.addWidget(self.range_box)
-        filters.addWidget(self.user_box)
-        filters.addWidget(self.action_box)
-        filters.addWidget(self.result_box)
-        filters.addWidget(self.search, 1)
-        filters.addWidget(self.refresh_button)
-        filters.addWidget(self.verify_button)
-        filters.addWidget(self.export_button)
+        self.search = search_box("auditSearch", "search target, values, detail, user, workstation", self._debounce.start)
+        self.refresh_button = button("Refresh", "auditRefresh", self.reload_later)
+        self.verify_button = button("Verify chain", "auditVerify", lambda: self._spawn(self.verify()),
+                                    "Check that no record was changed or deleted since it was written")  # fmt: skip
+        self.export_button = button("Export…", "auditExport", self._on_export,
+                                    "Write the records that match the filters to Excel or CSV (recorded in the trail)")
+        filters = filter_row((self.range_box, self.user_box, self.action_box, self.result_box, self.search,
+                              self.refresh_button, self.verify_button, self.export_button), stretch=self.search)  # fmt: skip
 
         widths = {"#": 60, "time": 190, "action": 130, "target": 220, "old": 110, "new": 110, "result": 110}
         self.table = report_table("auditTable", self.proxy, COL["#"], {COL[n]: w for n, w in widths.items()})
@@ -141,15 +108,7 @@ class AuditPane(QWidget):
         self.content = paged_content(filters, self.table, self.count, self.status, above=[self.chain])
         self.stack = refusal_or_content(self, self.refusal, self.content)
 
-    def _on_theme(self, palette: theme.Palette) -> None:
-        self.setStyleSheet(stylesheet(palette))
-
     # --- who may see it ----------------------------------------------------------------------------
-
-    @property
-    def showing_records(self) -> bool:
-        """True when the table (not the refusal line) is on screen."""
-        return self.stack.currentWidget() is self.content
 
     def recheck(self, load: bool = True) -> None:
         """Show the trail to someone who may view it, the refusal line to anyone else; reload for a new viewer."""
@@ -338,37 +297,14 @@ class AuditPane(QWidget):
         self._spawn(self.poll())  # the export is on the record now
         return n
 
-    # --- background work ----------------------------------------------------------------------------
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task | None:
-        """Run ``coro`` on the application's event loop (qasync); kept until done."""
-        return spawn(self._tasks, coro)
-
-    async def settle(self) -> None:
-        """Wait until the background reads and writes started so far are done (for tests and shutdown)."""
-        await settle(self._tasks)
-
-    # --- visibility -----------------------------------------------------------------------------------
+    # --- visibility (hidden, the poll stops: ReportPane) -------------------------------------------
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         viewer = self._viewer
         self.recheck()
-        if self.showing_records and viewer is not None and viewer == self._viewer:
+        if self.showing_content and viewer is not None and viewer == self._viewer:
             self._spawn(self.poll())  # what was written while the pane was hidden
 
-    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt's name
-        super().hideEvent(event)
-        self._poll.stop()
 
-
-register_pane(
-    PaneSpec(
-        object_name="audit",
-        title="Audit trail",
-        create=AuditPane,
-        area=Qt.DockWidgetArea.RightDockWidgetArea,
-        tab_with="trends",
-        order=90,
-    )
-)
+register_report_pane("audit", "Audit trail", AuditPane, order=90)
