@@ -78,7 +78,7 @@ def command_service(args: argparse.Namespace, engine: Engine) -> CommandService:
     """The CommandService acting as --user (after a login) or --local-owner; CommandError otherwise."""
     from hmi.services.commands import CommandService
     from hmi.services.login import authenticate
-    from hmi.store.users import LoginRefused
+    from hmi.domain.users import LoginRefused
 
     if args.user and args.local_owner:
         raise CommandError("give either --user NAME or --local-owner, not both")

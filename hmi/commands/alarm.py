@@ -100,9 +100,9 @@ def _period(p: argparse.ArgumentParser, since: str) -> None:
 def _refusals() -> AbstractContextManager[None]:
     """The services' refusals as one-line CommandErrors."""
     from hmi.domain.alarm_engine import AlarmError
+    from hmi.domain.audit import AuditUnavailable
     from hmi.domain.permissions import PermissionDenied
     from hmi.reports.audit_export import ExportError
-    from hmi.store.audit import AuditUnavailable
 
     return as_command_errors(AlarmError, PermissionDenied, AuditUnavailable, ExportError)
 
@@ -136,12 +136,12 @@ def _value(v: float | None) -> str:
 def run_list(args: argparse.Namespace) -> int:
     """Print each alarm's state as the journal last recorded it, highest priority and newest first."""
     from hmi.services.alarm_commands import journal_state
-    from hmi.store import alarm_journal
+    from hmi.services.alarm_reports import latest_states
 
     config = load_config(args.config)
     definitions = config.alarm_definitions()
     engine = open_database(args, config)
-    states = alarm_journal.latest_states(engine)
+    states = latest_states(engine)
     now = time.time()
     rows: list[tuple[int, float, tuple[str, ...]]] = []
     for d in definitions:
@@ -173,7 +173,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def _carry_out(args: argparse.Namespace, what: str, ids: list[str], comment: str, duration: float | None) -> int:
     from hmi.services.alarm_commands import AlarmCommand, carry_out, format_duration, snapshot_from_journal
-    from hmi.store import alarm_journal
+    from hmi.services.alarm_reports import latest_states
 
     config = load_config(args.config)
     definitions = {d.alarm_id: d for d in config.alarm_definitions()}
@@ -181,7 +181,7 @@ def _carry_out(args: argparse.Namespace, what: str, ids: list[str], comment: str
     with _refusals():
         command = AlarmCommand(what, tuple(ids), comment, duration)
         commands = command_service(args, engine)
-        snapshot = snapshot_from_journal(alarm_journal.latest_states(engine))
+        snapshot = snapshot_from_journal(latest_states(engine))
         entries = carry_out(commands, definitions, snapshot, command, max_shelve_s=config.alarms.max_shelve_s)
     for e in entries:
         until = f" for {format_duration(duration)}" if duration else ""
@@ -195,10 +195,10 @@ def run_ack(args: argparse.Namespace) -> int:
     if args.all_unacked:
         from hmi.domain.alarm_engine import AlarmState
         from hmi.services.alarm_commands import ids_in, snapshot_from_journal
-        from hmi.store import alarm_journal
+        from hmi.services.alarm_reports import latest_states
 
         config = load_config(args.config)
-        snapshot = snapshot_from_journal(alarm_journal.latest_states(open_database(args, config)))
+        snapshot = snapshot_from_journal(latest_states(open_database(args, config)))
         ids += [i for i in ids_in(snapshot, [AlarmState.UNACK, AlarmState.RTN_UNACK]) if i not in ids]
         if not ids:
             print("no unacknowledged alarms", file=sys.stderr)
@@ -221,7 +221,8 @@ def run_simple(args: argparse.Namespace) -> int:
 
 def run_journal(args: argparse.Namespace) -> int:
     """Print the journal (oldest first, the newest at the bottom) or export it."""
-    from hmi.store.alarm_journal import JournalQuery, query
+    from hmi.domain.alarm_journal import JournalQuery
+    from hmi.services.alarm_reports import journal
 
     start, end = _period_of(args)
     config = load_config(args.config)
@@ -231,7 +232,7 @@ def run_journal(args: argparse.Namespace) -> int:
         _check_suffix(args.export, (".csv", ".xlsx"))
     q = JournalQuery(start=start, end=end, twin=args.twin, priority=args.priority, user=args.who,
                      alarm_id=args.alarm, limit=None if exporting else args.limit, newest_first=True)  # fmt: skip
-    entries = query(engine, q)
+    entries = journal(engine, q)
     entries.reverse()
     if exporting:
         from hmi.services.alarm_reports import export_journal

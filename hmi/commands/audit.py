@@ -57,7 +57,7 @@ def _filters(p: argparse.ArgumentParser, limit_default: int | None) -> None:
 
 
 def _query(args: argparse.Namespace, *, newest_first: bool, limit: int):  # noqa: ANN202 - an AuditQuery
-    from hmi.store.audit import US, AuditQuery
+    from hmi.domain.audit import US, AuditQuery
 
     now = time.time()
     try:
@@ -82,9 +82,9 @@ def _query(args: argparse.Namespace, *, newest_first: bool, limit: int):  # noqa
 @contextmanager
 def _audit_errors() -> Iterator[None]:
     """The services' refusals as one-line CommandErrors."""
+    from hmi.domain.audit import AuditUnavailable
     from hmi.domain.permissions import PermissionDenied
     from hmi.reports.audit_export import ExportError
-    from hmi.store.audit import AuditUnavailable
 
     try:
         yield
@@ -96,16 +96,11 @@ def _audit_errors() -> Iterator[None]:
 
 def run_verify(args: argparse.Namespace) -> int:
     """Walk the chain; print 'intact' (exit 0) or each problem on its own line (exit 1)."""
-    from sqlalchemy import exc, inspect
-
-    from hmi.services.audit_view import problem_line, verify_trail
-    from hmi.store.db import safe_url, unavailable
+    from hmi.services.audit_view import problem_line, verify_stored_trail
+    from hmi.services.db import safe_url
 
     engine = open_database(args, migrate=False)
-    try:
-        report = verify_trail(engine) if inspect(engine).has_table("audit_log") else None
-    except exc.DBAPIError as error:
-        raise unavailable(engine, error) from None
+    report = verify_stored_trail(engine)
     if report is None:
         raise CommandError(f"{safe_url(engine.url)} has no audit trail; create it with `hmi db upgrade`")
     if report.intact:

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
 def collect(config: PlantConfig, db_url: str | None, run_for: float | None, status_interval: float) -> int:
     """Bring the database schema up to date, then run acquisition and historian; returns the exit code."""
-    from hmi.store.migrate import upgrade  # heavy imports only for the command that runs
+    from hmi.services.db import upgrade  # heavy imports only for the command that runs
 
     url = db_url or config.database_url
     upgrade(url)
@@ -52,7 +52,7 @@ def _status(runtime: Runtime) -> str:
 
 async def _collect(config: PlantConfig, url: str, run_for: float | None, status_interval: float) -> None:
     from hmi.runtime import Runtime
-    from hmi.store.db import safe_url
+    from hmi.services.db import safe_url
 
     runtime = Runtime(config, url)
     stop = asyncio.Event()

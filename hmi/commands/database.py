@@ -19,8 +19,7 @@ def open_database(args: argparse.Namespace, config: PlantConfig | None = None, *
     """
     if not args.verbose:  # alembic announces every step (and its plugins, on import) at INFO
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    from hmi.store.db import make_engine
-    from hmi.store.migrate import upgrade
+    from hmi.services.db import make_engine, upgrade
 
     url = args.db or (config or load_config(args.config)).database_url
     if migrate:

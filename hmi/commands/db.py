@@ -17,8 +17,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def run_upgrade(args: argparse.Namespace) -> int:
     """Migrate the configured (or --db) database to the newest schema."""
-    from hmi.store.db import safe_url
-    from hmi.store.migrate import current_revision, upgrade
+    from hmi.services.db import current_revision, safe_url, upgrade
 
     url = args.db or load_config(args.config).database_url
     upgrade(url)

@@ -28,14 +28,14 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _engine(args: argparse.Namespace):  # noqa: ANN202 - sqlalchemy is imported only when a command runs
-    from hmi.store.db import make_engine
+    from hmi.services.db import make_engine
 
     return make_engine(args.db or load_config(args.config).database_url)
 
 
 def run_tags(args: argparse.Namespace) -> int:
     """Print every tag that has samples in the historian, one per line."""
-    from hmi.store import queries
+    from hmi.services import history as queries
 
     engine = _engine(args)
     for name in queries.tag_names(engine):
@@ -45,7 +45,7 @@ def run_tags(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Write one tag's samples between two times as CSV."""
-    from hmi.store import queries
+    from hmi.services import history as queries
 
     now = time.time()
     try:

@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def _refusals() -> AbstractContextManager[None]:
     """The service's and the PLC's refusals as one-line CommandErrors."""
-    from hmi.store.audit import AuditUnavailable
+    from hmi.domain.audit import AuditUnavailable
 
     return as_command_errors(PermissionDenied, SetpointRejected, SetpointWriteError, AuditUnavailable)
 
@@ -68,11 +68,10 @@ def _never(tag_id: str, value: float) -> None:
 
 async def _write_on_plc(commands, config: PlantConfig, spec: TagSpec, text: str):  # noqa: ANN001, ANN202
     """Connect, read the current value, run the service in a worker thread with a writer on this connection."""
-    from hmi.io.opcua import OneOffConnection
-    from hmi.services.setpoints import write_setpoint
+    from hmi.services.setpoints import plc_connection, write_setpoint
 
     loop = asyncio.get_running_loop()
-    connection = OneOffConnection(config.endpoint(spec.endpoint), _password(config, spec))
+    connection = plc_connection(config.endpoint(spec.endpoint), _password(config, spec))
     unreachable: SetpointWriteError | None = None
     try:
         await connection.open()
@@ -127,9 +126,9 @@ def run_write(args: argparse.Namespace) -> int:
 
 
 async def _read(config: PlantConfig, spec: TagSpec) -> float | None:
-    from hmi.io.opcua import OneOffConnection
+    from hmi.services.setpoints import plc_connection
 
-    connection = OneOffConnection(config.endpoint(spec.endpoint), _password(config, spec))
+    connection = plc_connection(config.endpoint(spec.endpoint), _password(config, spec))
     try:
         await connection.open()
         return await connection.read(spec)

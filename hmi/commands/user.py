@@ -50,8 +50,8 @@ NEW_PASSWORD_HELP = (
 
 def _user_errors() -> AbstractContextManager[None]:
     """The store's, the services' and the domain's refusals as one-line CommandErrors."""
-    from hmi.store.audit import AuditUnavailable
-    from hmi.store.users import UserError
+    from hmi.domain.audit import AuditUnavailable
+    from hmi.domain.users import UserError
 
     return as_command_errors(UserError, PasswordRejected, UnknownRole, PermissionDenied, AuditUnavailable)
 

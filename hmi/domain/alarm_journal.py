@@ -9,6 +9,7 @@ apply them to their own engine: that is how an acknowledgement is shared.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hmi.domain.alarm_defs import AlarmDefinition, AlarmKind
@@ -49,6 +50,21 @@ class JournalEntry:
     def is_command(self) -> bool:
         """True for an operator command (ack, shelve, unshelve, suppress, out_of_service, return_to_service)."""
         return self.what in COMMANDS
+
+
+@dataclass(frozen=True, slots=True)
+class JournalQuery:
+    """A filter over the journal: time range (UTC epoch s, end exclusive), twin, priority, user, alarm."""
+
+    start: float | None = None
+    end: float | None = None
+    twin: str | None = None
+    priority: int | None = None
+    user: str | None = None
+    alarm_id: str | None = None
+    what: Iterable[str] | None = None
+    limit: int | None = 100_000
+    newest_first: bool = False
 
 
 def journal_entry(

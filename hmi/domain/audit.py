@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 GENESIS = "0" * 64  # the link of the first record
+US = 1_000_000  # record times are UTC epoch microseconds
 MAX_TEXT = 2000  # longer field texts are cut, so one runaway value cannot bloat the trail
 
 
@@ -165,3 +166,21 @@ def verify_chain(records: Iterable[AuditRecord], head: tuple[int, str] | None = 
     if head is None:
         return verifier.report
     return verifier.finish(*head)
+
+
+class AuditUnavailable(Exception):
+    """The audit record could not be written, so the command was not carried out."""
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which records to list: a UTC time range (epoch µs), exact user/action/result, and free text."""
+
+    since_us: int | None = None
+    until_us: int | None = None
+    user: str | None = None
+    action: str | None = None
+    result: str | None = None
+    text: str | None = None  # found in target, old or new value, detail, user or workstation
+    limit: int = 10_000
+    newest_first: bool = True

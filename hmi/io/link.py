@@ -1,30 +1,7 @@
-"""The state of one connection (a PLC, the broker, the database), as the status bar and the log show it."""
+"""The link status types, defined in hmi.domain.links; imported here for the io code that reports them."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from enum import Enum
+from hmi.domain.links import LinkState, LinkStatus
 
-
-class LinkState(str, Enum):
-    """Whether a link carries data."""
-
-    CONNECTING = "connecting"
-    UP = "up"
-    DOWN = "down"
-
-
-@dataclass(frozen=True, slots=True)
-class LinkStatus:
-    """A snapshot of a link: its name, its state, since when, and why when it is down."""
-
-    name: str
-    state: LinkState
-    since: float
-    detail: str = ""
-
-    @classmethod
-    def now(cls, name: str, state: LinkState, detail: str = "") -> LinkStatus:
-        """A status that starts at this moment."""
-        return cls(name, state, time.time(), detail)
+__all__ = ["LinkState", "LinkStatus"]

@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import exc, inspect
 from sqlalchemy.engine import Engine
 
-from hmi.domain.audit import AuditRecord, ChainProblem, ChainReport
+from hmi.domain.audit import AuditQuery, AuditRecord, ChainProblem, ChainReport
 from hmi.domain.permissions import Action
 from hmi.reports.audit_export import ExportError, export_format, write_records
 from hmi.services.commands import Change, CommandService
 from hmi.store import audit
-from hmi.store.audit import AuditQuery
+from hmi.store.db import unavailable
 
 VIEW = Action.VIEW_AUDIT
 TRAIL = "audit trail"
@@ -86,6 +87,17 @@ def records_after(commands: CommandService, after_seq: int, query: AuditQuery = 
 def verify_trail(engine: Engine) -> ChainReport:
     """Walk the whole chain; the report names each record changed, deleted or out of place."""
     return audit.verify(engine)
+
+
+def verify_stored_trail(engine: Engine) -> ChainReport | None:
+    """As ``verify_trail``, on a database that may have no schema yet: None when it has no audit trail.
+
+    DatabaseUnavailable, in words, when the database cannot be read.
+    """
+    try:
+        return verify_trail(engine) if inspect(engine).has_table("audit_log") else None
+    except exc.DBAPIError as error:
+        raise unavailable(engine, error) from None
 
 
 def problem_line(problem: ChainProblem) -> str:

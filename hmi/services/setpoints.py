@@ -14,11 +14,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hmi.domain.permissions import Action
 from hmi.domain.plant import Plant, TagSpec
 from hmi.domain.setpoints import SetpointRejected, format_setpoint, requested_setpoint
 from hmi.services.commands import Change, CommandService
+
+if TYPE_CHECKING:
+    from hmi.config import EndpointConfig
+    from hmi.io.opcua import OneOffConnection
 
 # Writes one value to a setpoint tag's PLC; blocks until the PLC answered; raises SetpointWriteError.
 SetpointWriter = Callable[[str, float], None]
@@ -65,3 +70,10 @@ def write_setpoint(
     change = Change(old, format_setpoint(spec, number))
     commands.run_external(Action.WRITE_SETPOINT, tag_id, change, lambda: writer(tag_id, number))
     return SetpointWritten(tag_id, number, format_setpoint(spec, current), format_setpoint(spec, number))
+
+
+def plc_connection(endpoint: EndpointConfig, password: str | None = None) -> OneOffConnection:
+    """A connection of its own to one PLC (open, read, write, close) for a command given outside the window."""
+    from hmi.io.opcua import OneOffConnection  # asyncua only for the command that talks to a PLC
+
+    return OneOffConnection(endpoint, password)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from sys import intern
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import and_, exc, func, insert, select, update
@@ -14,7 +14,7 @@ from sqlalchemy.sql import Select
 
 from hmi.domain.alarm_defs import AlarmKind
 from hmi.domain.alarm_engine import AlarmState
-from hmi.domain.alarm_journal import PROCESS, JournalEntry
+from hmi.domain.alarm_journal import PROCESS, JournalEntry, JournalQuery  # JournalQuery: defined in the domain
 from hmi.store.db import unavailable
 from hmi.store.locking import write_connection
 from hmi.store.schema import US, alarm_journal, alarm_lease
@@ -81,21 +81,6 @@ def last_id(engine: Engine) -> int:
     """The newest entry's id (0 for an empty journal)."""
     with engine.connect() as conn:
         return int(conn.execute(select(func.coalesce(func.max(alarm_journal.c.id), 0))).scalar_one())
-
-
-@dataclass(frozen=True, slots=True)
-class JournalQuery:
-    """A filter over the journal: time range (UTC epoch s, end exclusive), twin, priority, user, alarm."""
-
-    start: float | None = None
-    end: float | None = None
-    twin: str | None = None
-    priority: int | None = None
-    user: str | None = None
-    alarm_id: str | None = None
-    what: Iterable[str] | None = None
-    limit: int | None = 100_000
-    newest_first: bool = False
 
 
 def _select(q: JournalQuery) -> Select:  # type: ignore[type-arg]

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from sqlalchemy import Select, and_, exc, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from hmi.domain.audit import AuditEntry, AuditRecord, ChainReport, ChainVerifier, next_record
+# US, AuditQuery and AuditUnavailable are defined in the domain; imported here for the store's callers too.
+from hmi.domain.audit import (
+    US, AuditEntry, AuditQuery, AuditRecord, AuditUnavailable, ChainReport, ChainVerifier, next_record,
+)  # fmt: skip
 from hmi.store.db import one_line, safe_url
 from hmi.store.locking import write_connection
 from hmi.store.schema import audit_head, audit_log
 
-US = 1_000_000
 VERIFY_CHUNK = 5000
-
-
-class AuditUnavailable(Exception):
-    """The audit record could not be written, so the command was not carried out."""
 
 
 def now_us() -> int:
@@ -90,20 +87,6 @@ def verify(engine: Engine) -> ChainReport:
     if head is None:
         return verifier.finish(-1, "")
     return verifier.finish(int(head.seq), head.hash)
-
-
-@dataclass(frozen=True)
-class AuditQuery:
-    """Which records to list: a UTC time range (epoch µs), exact user/action/result, and free text."""
-
-    since_us: int | None = None
-    until_us: int | None = None
-    user: str | None = None
-    action: str | None = None
-    result: str | None = None
-    text: str | None = None  # found in target, old or new value, detail, user or workstation
-    limit: int = 10_000
-    newest_first: bool = True
 
 
 def _select(q: AuditQuery) -> Select:

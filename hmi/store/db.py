@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.url import URL
 
+from hmi.domain.errors import one_line  # defined in the domain; imported here for the store's callers
 from hmi.store.errors import DatabaseUnavailable
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
@@ -102,14 +103,6 @@ def unavailable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
     else:
         hint = "check that the server is running and reachable, and the user, password and database name"
     return DatabaseUnavailable(f"database {shown} is unavailable: {reason}; {hint}")
-
-
-def one_line(error: BaseException) -> str:
-    """The first line of an error's message, without SQLAlchemy's statement and background link."""
-    inner = getattr(error, "orig", None) or error
-    message = str(inner).strip().splitlines()
-    first = message[0] if message else type(inner).__name__
-    return first[:300]
 
 
 def _make_sqlite_parent(url: URL, shown: str) -> None:

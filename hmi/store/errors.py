@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
+from hmi.domain.errors import DatabaseUnavailable, UnknownTag  # defined in the domain, for callers above the store
 
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached, opened or written; the message names the URL and what to do."""
-
-
-class UnknownTag(LookupError):
-    """A query named a tag that has no history."""
+__all__ = ["DatabaseUnavailable", "SpoolUnavailable", "UnknownTag"]
 
 
 class SpoolUnavailable(Exception):

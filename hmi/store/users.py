@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import bcrypt
 from sqlalchemy import exc, func, insert, select, update
@@ -18,6 +17,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from hmi.domain.passwords import MAX_BYTES, check_password, locked_until
 from hmi.domain.permissions import Role, parse_role
+from hmi.domain.users import (  # defined in the domain; imported here for the store's callers
+    AccountDisabled, AccountLocked, LastAdmin, LoginFailed, LoginRefused, UnknownUser, UserError, UserExists, UserInfo,
+)  # fmt: skip
 from hmi.store.locking import write_connection
 from hmi.store.schema import users
 
@@ -25,54 +27,6 @@ BCRYPT_ROUNDS = 12
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 Clock = Callable[[], float]
-
-
-class UserError(Exception):
-    """A user-management request that cannot be done; the message says why in one line."""
-
-
-class UserExists(UserError):
-    pass
-
-
-class UnknownUser(UserError):
-    pass
-
-
-class LastAdmin(UserError):
-    pass
-
-
-class LoginRefused(UserError):
-    """Base of the reasons a login is refused."""
-
-
-class LoginFailed(LoginRefused):
-    """Unknown user or wrong password: deliberately the same message for both."""
-
-
-class AccountLocked(LoginRefused):
-    def __init__(self, name: str, remaining: float) -> None:
-        super().__init__(f"account {name} is locked after repeated failed logins; try again in {remaining:.0f} s")
-        self.remaining = remaining
-
-
-class AccountDisabled(LoginRefused):
-    pass
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    """One user as stored, without the hash. Satisfies hmi.domain.permissions.Principal."""
-
-    id: int
-    name: str
-    role: str
-    enabled: bool
-    failed_logins: int
-    locked_until: float | None
-    created_at: float
-    updated_at: float
 
 
 _COLUMNS = (

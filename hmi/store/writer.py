@@ -9,13 +9,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 
 from hmi.config import HistorianConfig
+from hmi.domain.historian import WriterStats  # defined in the domain, for the status bar and the CLI
 from hmi.domain.tags import TagValue
 from hmi.paths import data_dir
 from hmi.store.db import BEGIN_IMMEDIATE, DEFAULT_BUSY_TIMEOUT_MS, make_engine, one_line, safe_url
@@ -29,26 +29,6 @@ log = logging.getLogger(__name__)
 
 DROP_LOG_INTERVAL_S = 5.0
 _EXPECTED_ERRORS = (exc.SQLAlchemyError, DatabaseUnavailable, OSError)
-
-
-@dataclass(frozen=True, slots=True)
-class WriterStats:
-    """A snapshot of the historian writer's counters, safe to read from any thread.
-
-    ``stored`` counts rows the database committed (duplicates it already had are not counted);
-    ``spooled_backlog`` samples wait in the spool, ``queued`` in memory; ``forwarded`` samples
-    went from the spool to the database; ``dropped`` were refused because the queue was full.
-    """
-
-    received: int = 0
-    stored: int = 0
-    spooled_backlog: int = 0
-    forwarded: int = 0
-    dropped: int = 0
-    queued: int = 0
-    db_ok: bool = False
-    last_error: str = ""
-    flush_ms: float = 0.0
 
 
 class HistorianWriter:

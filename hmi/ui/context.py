@@ -12,11 +12,11 @@ from hmi.domain.permissions import Action
 from hmi.domain.plant import Plant
 from hmi.domain.session import Session, SessionLocked
 from hmi.domain.tag_bus import TagBus
+from hmi.domain.historian import WriterStats
+from hmi.domain.links import LinkStatus
 from hmi.domain.tags import TagValue
-from hmi.io.link import LinkStatus
 from hmi.services.alarm_center import AlarmCenter
 from hmi.services.commands import CommandService, workstation_name
-from hmi.store.writer import WriterStats
 
 REFRESH_MS = 100
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QLineEdit, QWidget
 
 from hmi.domain.passwords import MAX_BYTES, MIN_LENGTH, PasswordRejected, check_password
-from hmi.store.users import UserInfo
+from hmi.domain.users import UserInfo
 from hmi.ui.login_dialog import BusyDialog
 
 Create = Callable[[str, str], UserInfo]  # (name, password) -> the new admin, logged in; blocking

@@ -1,6 +1,6 @@
 """Loads downsampled history for the trends off the GUI thread and hands it back through a signal.
 
-One worker thread and one engine per loader (made lazily in the worker). Each request has an
+One worker thread and one history reader per loader (its engine made lazily in the worker). Each request has an
 id; a newer request makes the older ones stale: a queued one does nothing, a running one stops
 between tags, and the pane drops any stale answer that still arrives.
 """
@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from hmi.store.db import make_engine
-from hmi.store.queries import downsampled_range
+from hmi.services.history import HistoryReader
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ class TagHistory:
 
 
 class HistoryLoader(QObject):
-    """Runs ``downsampled_range`` in a worker thread; ``loaded``/``failed`` arrive on the GUI thread."""
+    """Runs the history reader's ``downsampled_range`` in a worker thread; ``loaded``/``failed`` arrive on the GUI thread."""
 
     loaded = Signal(int, object)  # request id, dict[str, TagHistory]
     failed = Signal(int, str)  # request id, a one-line reason
@@ -57,7 +56,7 @@ class HistoryLoader(QObject):
         super().__init__(parent)
         self.url = url
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trend-history")
-        self._engine = None
+        self._reader = HistoryReader(url)
         self._latest = 0
         self._lock = threading.Lock()
         self._closed = False
@@ -86,13 +85,11 @@ class HistoryLoader(QObject):
         if self._stale(req):
             return
         try:
-            if self._engine is None:
-                self._engine = make_engine(self.url)
             result: dict[str, TagHistory] = {}
             for tag in req.tags:
                 if self._stale(req):
                     return
-                buckets = downsampled_range(self._engine, tag, req.t0, req.t1, req.points)
+                buckets = self._reader.downsampled_range(tag, req.t0, req.t1, req.points)
                 n = len(buckets)
                 arr = np.array(
                     [(b.t, _f(b.vmin), _f(b.vmax), _f(b.vavg), b.n_bad) for b in buckets], dtype=np.float64
@@ -116,14 +113,12 @@ class HistoryLoader(QObject):
             pass
 
     def close(self) -> Future | None:
-        """Stop taking requests, cancel queued ones and dispose of the engine in the worker."""
+        """Stop taking requests, cancel queued ones and let the reader's engine go (without blocking)."""
         if self._closed:
             return None
         self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
-        engine, self._engine = self._engine, None
-        if engine is not None:
-            threading.Thread(target=engine.dispose, daemon=True).start()
+        self._reader.close()
         return None
 
 

@@ -1,5 +1,5 @@
 """The alarm journal table: a QAbstractTableModel over a list of JournalEntries (newest first), its sort
-proxy, the words a row is read in, and the paged read that applies the free-text search.
+proxy, and the words a row is read in (the paged search is hmi.services.alarm_reports.read_journal).
 
 A row reads without colour: the priority is a shape and a number ("◆ 1"), what happened is a word
 ("Shelved for 2 h"), states are words ("active unack → active ack"). The journal is history, not an
@@ -9,19 +9,15 @@ abnormal state now, so it stays grey (ISA-101); the live alarm pane is where pri
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import tzinfo
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from sqlalchemy.engine import Engine
 
 from hmi.domain.alarm_engine import PERSISTENT_AFTER_S, AlarmState
 from hmi.domain.alarm_health import span_text
 from hmi.domain.alarm_journal import JournalEntry
 from hmi.domain.plant import Plant, TagSpec
 from hmi.reports.audit_export import local_datetime
-from hmi.store import alarm_journal
-from hmi.store.alarm_journal import JournalQuery
 from hmi.ui import theme
 from hmi.ui.tag_display import format_value
 from hmi.ui.table_sorting import SORT_ROLE
@@ -78,40 +74,6 @@ def priority_text(priority: int) -> str:
     """The priority as a shape and its number: '◆ 1'."""
     shape = PRIORITY_SHAPE.get(priority)
     return f"{shape} {priority}" if shape else str(priority)
-
-
-def matches_text(e: JournalEntry, needle: str) -> bool:
-    """Whether the search text (lower case) is in the alarm id, tag, message or comment."""
-    return any(needle in f.lower() for f in (e.alarm_id, e.tag, e.message, e.comment) if f)
-
-
-def read_journal(engine: Engine, q: JournalQuery, text: str | None = None, page: int = 20_000) -> list[JournalEntry]:
-    """The entries matching ``q`` and the search text, newest first, at most ``q.limit`` (blocking: an executor).
-
-    Without search text the database does it all. With it, pages are read newest first and searched
-    here until enough match, so the newest matches are found even beyond the first ``q.limit`` rows.
-    """
-    q = replace(q, newest_first=True)
-    needle = (text or "").strip().lower()
-    if not needle:
-        return alarm_journal.query(engine, q)
-    limit = q.limit
-    found: list[JournalEntry] = []
-    seen: set[int] = set()
-    end = q.end
-    while True:
-        rows = alarm_journal.query(engine, replace(q, end=end, limit=page))
-        fresh = [e for e in rows if e.entry_id not in seen]
-        if not fresh:
-            return found
-        seen.update(e.entry_id for e in fresh)
-        found.extend(e for e in fresh if matches_text(e, needle))
-        if limit is not None and len(found) >= limit:
-            return found[:limit]
-        if len(rows) < page:
-            return found
-        # Rows sharing the oldest time may straddle the page: read from just after it, skip those seen.
-        end = rows[-1].ts + 1 / US
 
 
 def _flat(text: str | None) -> str:

@@ -15,11 +15,10 @@ from PySide6.QtWidgets import (
     QDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget,
 )
 
+from hmi.domain.audit import AuditUnavailable
+from hmi.domain.errors import DatabaseUnavailable, one_line
 from hmi.domain.passwords import PasswordRejected
-from hmi.store.audit import AuditUnavailable
-from hmi.store.db import one_line
-from hmi.store.errors import DatabaseUnavailable
-from hmi.store.users import LoginRefused, UserError, UserInfo
+from hmi.domain.users import LoginRefused, UserError, UserInfo
 from hmi.ui import theme
 from hmi.ui.dialog_tasks import Tasks, in_executor
 

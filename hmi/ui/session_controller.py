@@ -21,8 +21,8 @@ from PySide6.QtWidgets import QApplication, QDialog, QMainWindow
 from hmi.domain.permissions import Action, Principal
 from hmi.domain.session import SessionUser
 from hmi.services import login as login_service
-from hmi.store.db import one_line
-from hmi.store.users import UserInfo
+from hmi.domain.errors import one_line
+from hmi.domain.users import UserInfo
 from hmi.ui.context import AppContext
 from hmi.ui.dialog_tasks import Tasks, in_executor, open_dialog
 from hmi.ui.first_admin_dialog import FirstAdminDialog

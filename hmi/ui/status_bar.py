@@ -6,8 +6,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from hmi.io.link import LinkState, LinkStatus
-from hmi.store.writer import WriterStats
+from hmi.domain.historian import WriterStats
+from hmi.domain.links import LinkState, LinkStatus
 from hmi.ui import theme
 from hmi.ui.context import AppContext
 

@@ -23,7 +23,7 @@ from hmi.domain.permissions import Action, PermissionDenied, role_names
 from hmi.domain.session import SessionLocked
 from hmi.services import user_admin
 from hmi.services.commands import CommandService
-from hmi.store.users import UserInfo
+from hmi.domain.users import UserInfo
 from hmi.ui.context import AppContext
 from hmi.ui.dialog_tasks import Tasks, open_dialog
 from hmi.ui.login_dialog import MessageLine, quiet_button, refusal_text

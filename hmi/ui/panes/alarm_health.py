@@ -8,25 +8,12 @@ the priority mix. Export… writes the report as an Excel workbook (export_repor
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QGridLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QScrollArea,
-    QStackedWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from hmi.domain.alarm_health import FLOOD_ABOVE, AlarmHealth, Finding, pct_text, span_text
 from hmi.services.alarm_reports import export_health, health_report
@@ -36,9 +23,9 @@ from hmi.ui.context import AppContext
 from hmi.ui.health_view import Column, RateChart, rows_table
 from hmi.ui.health_view import local_text as when
 from hmi.ui.journal_model import priority_text
-from hmi.ui.pane_registry import PaneSpec, register_pane
-from hmi.ui.panes.alarm_journal import (
-    EXPORT, PeriodPicker, export_as_user, export_tooltip, failure_text, in_executor, spawn,
+from hmi.ui.report_widgets import (
+    EXPORT, PeriodPicker, ReportPane, ask_export_path, button, export_as_user, export_tooltip, failure_text,
+    filter_row, in_executor, note_label, refusal_label, refusal_or_content, refusal_style, register_report_pane,
 )  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -49,12 +36,13 @@ PERIODS: tuple[tuple[str, float | None], ...] = (
 )  # fmt: skip
 NOT_YET = "Choose a period and press Compute: the findings, the alarm rate and the worst alarms appear here."
 OK_MARK, NOT_OK_MARK, FIGURE_MARK = "✔", theme.SHAPE_WARNING, "•"
+EXCEL_ONLY = {"Excel workbook (*.xlsx)": ".xlsx"}
 
 
 def stylesheet(p: theme.Palette) -> str:
     """The pane's QSS: calm greys and large findings; a finding that misses its target is bold with a shape."""
     return f"""
-    QLabel#healthRefusal {{ color: {p.text}; font-size: {theme.TITLE_PT}pt; padding: 24px; }}
+    {refusal_style(p, "healthRefusal")}
     QLabel#healthFindings {{ color: {p.text}; font-size: {theme.TITLE_PT + 2}pt; background: {p.panel};
         border: 1px solid {p.border}; padding: 8px; }}
     QLabel#healthState {{ color: {p.muted}; }}
@@ -127,48 +115,27 @@ MIX_COLUMNS = (
 )
 
 
-class AlarmHealthPane(QWidget):
+class AlarmHealthPane(ReportPane):
     """The alarm system's health over a chosen period; ``clock`` gives UTC epoch seconds (tests inject their own)."""
 
     def __init__(self, ctx: AppContext, clock: Callable[[], float] = time.time, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("alarmHealthPane")
-        self.ctx = ctx
-        self._clock = clock
-        self._generation = 0
-        self._tasks: set[asyncio.Task] = set()
+        super().__init__(ctx, clock, "alarmHealthPane", stylesheet, parent)
         self.health: AlarmHealth | None = None
         self._build()
-        ctx.session_changed.connect(self.recheck)
-        theme.signals().changed.connect(self._on_theme)
-        self._on_theme(theme.current())
+        self.follow()
         self.recheck()
 
     # --- building ----------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.refusal = QLabel(NO_DATABASE)
-        self.refusal.setObjectName("healthRefusal")
-        self.refusal.setWordWrap(True)
-        self.refusal.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.refusal = refusal_label(NO_DATABASE, "healthRefusal")
 
         self.period = PeriodPicker(PERIODS, 0, "health", self._clock)
-        self.compute_button = QPushButton("Compute")
-        self.compute_button.setObjectName("healthCompute")
-        self.compute_button.setToolTip("Read the period's alarm journal and judge it against ISA-18.2 / EEMUA 191")
-        self.compute_button.clicked.connect(lambda: spawn(self._tasks, self.compute()))
-        self.export_button = QPushButton("Export…")
-        self.export_button.setObjectName("healthExport")
-        self.export_button.clicked.connect(self._on_export)
-        self.state = QLabel("")  # computing…, the period computed, or why it failed
-        self.state.setObjectName("healthState")
-        self.state.setWordWrap(True)
-        self.state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        top = QHBoxLayout()
-        top.addWidget(self.period)
-        top.addWidget(self.compute_button)
-        top.addWidget(self.export_button)
-        top.addWidget(self.state, 1)
+        self.compute_button = button("Compute", "healthCompute", lambda: self._spawn(self.compute()),
+                                     "Read the period's alarm journal and judge it against ISA-18.2 / EEMUA 191")
+        self.export_button = button("Export…", "healthExport", self._on_export)
+        self.state = note_label("healthState")  # computing…, the period computed, or why it failed
+        top = filter_row((self.period, self.compute_button, self.export_button, self.state), stretch=self.state)
 
         self.findings = QLabel(NOT_YET)
         self.findings.setObjectName("healthFindings")
@@ -229,20 +196,14 @@ class AlarmHealthPane(QWidget):
         c.addLayout(top)
         c.addWidget(scroll, 1)
         self.content = content
-
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.refusal)
-        self.stack.addWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.stack)
+        self.stack = refusal_or_content(self, self.refusal, content)
 
     def _set_results_visible(self, on: bool) -> None:
         for w in (self.chart.parentWidget(), *self.boxes.values()):
             w.setVisible(on)
 
     def _on_theme(self, palette: theme.Palette) -> None:
-        self.setStyleSheet(stylesheet(palette))
+        super()._on_theme(palette)
         self.chart.apply_colours()
         if self.health is not None:
             self.chart.show_health(self.health)
@@ -317,15 +278,9 @@ class AlarmHealthPane(QWidget):
     # --- exporting ---------------------------------------------------------------------------------
 
     def _on_export(self) -> None:
-        stamp = time.strftime("%Y%m%d-%H%M", time.localtime(self._clock()))
-        path, _chosen = QFileDialog.getSaveFileName(
-            self, "Export the alarm health report", f"alarm-health-{stamp}.xlsx", "Excel workbook (*.xlsx)"
-        )
-        if not path:
-            return
-        if Path(path).suffix.lower() != ".xlsx":
-            path += ".xlsx"
-        spawn(self._tasks, self.export(path))
+        path = ask_export_path(self, "Export the alarm health report", "alarm-health", self._clock(), EXCEL_ONLY)
+        if path:
+            self._spawn(self.export(path))
 
     async def export(self, path: str) -> bool:
         """Write the computed report to ``path`` as Excel through the audited command; show the outcome."""
@@ -343,19 +298,5 @@ class AlarmHealthPane(QWidget):
         self.state.setText(f"exported the alarm health report ({period}) to {path}")
         return True
 
-    async def settle(self) -> None:
-        """Wait until the background work started so far is done (for tests and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-
-register_pane(
-    PaneSpec(
-        object_name="alarm_health",
-        title="Alarm health",
-        create=AlarmHealthPane,
-        area=Qt.DockWidgetArea.RightDockWidgetArea,
-        tab_with="trends",
-        order=94,
-    )
-)
+register_report_pane("alarm_health", "Alarm health", AlarmHealthPane, order=94)

@@ -7,41 +7,26 @@ pane is visible it asks every few seconds only for the records after the newest 
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QHideEvent, QShowEvent
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QStackedWidget,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
-from hmi.domain.audit import ChainReport, Event, Outcome
+from hmi.domain.audit import US, AuditQuery, ChainReport, Event, Outcome
 from hmi.domain.permissions import Action, PermissionDenied
 from hmi.domain.session import SessionLocked
 from hmi.services import audit_view
-from hmi.store.audit import US, AuditQuery
-from hmi.store.db import one_line
 from hmi.ui import theme
 from hmi.ui.audit_model import COL, AuditTableModel
 from hmi.ui.context import AppContext
-from hmi.ui.pane_registry import PaneSpec, register_pane
+from hmi.ui.report_widgets import (
+    ReportPane, add_choices, ask_export_path, button, failure_text, filter_combo, filter_row, in_executor, note_label,
+    paged_content, refusal_label, refusal_or_content, refusal_style, register_report_pane, report_table, search_box,
+    shown_text,
+)  # fmt: skip
 from hmi.ui.table_sorting import sort_proxy
 
 log = logging.getLogger(__name__)
@@ -58,13 +43,12 @@ POLL_MS = 5000
 SEARCH_DEBOUNCE_MS = 400
 SHOW_LIMIT = 5000  # rows kept on screen; the export takes every matching record
 MAX_PROBLEM_LINES = 8
-FILE_FILTERS = {"Excel workbook (*.xlsx)": ".xlsx", "CSV, UTF-8 (*.csv)": ".csv"}
 
 
 def stylesheet(p: theme.Palette) -> str:
     """The pane's QSS: calm greys; a broken chain in the high-alarm colour, always with a shape and words."""
     return f"""
-    QLabel#auditRefusal {{ color: {p.text}; font-size: {theme.TITLE_PT}pt; padding: 24px; }}
+    {refusal_style(p, "auditRefusal")}
     QLabel#auditCount {{ color: {p.muted}; }}
     QLabel#auditChain[chain="intact"] {{ color: {p.text}; }}
     QLabel#auditChain[chain="broken"] {{ background: {theme.ALARM_HIGH}; color: #FFFFFF; font-weight: bold;
@@ -72,146 +56,59 @@ def stylesheet(p: theme.Palette) -> str:
     """
 
 
-class AuditPane(QWidget):
+class AuditPane(ReportPane):
     """The audit trail as a table; ``clock`` gives UTC epoch seconds (tests inject their own)."""
 
     def __init__(self, ctx: AppContext, clock: Callable[[], float] = time.time, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("auditPane")
-        self.ctx = ctx
-        self._clock = clock
+        super().__init__(ctx, clock, "auditPane", stylesheet, parent)
         self._viewer: tuple[str, str] | None = None  # (name, role) whose records are shown
-        self._generation = 0  # bumped by every full load; older answers are dropped
         self._last_seq = 0
         self._loaded = -1  # the generation whose full load has arrived; polls add to that only
         self._polling = False
         self._read_failed = False
-        self._tasks: set[asyncio.Task] = set()
         self.model = AuditTableModel(parent=self)
         self.proxy = sort_proxy(self.model, self)
+        self._poll = self.while_visible(POLL_MS, self._on_poll)
+        self._debounce = self.timer(SEARCH_DEBOUNCE_MS, self.reload_later, single_shot=True)
         self._build()
-        self._poll = QTimer(self)
-        self._poll.setInterval(POLL_MS)
-        self._poll.timeout.connect(self._on_poll)
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(SEARCH_DEBOUNCE_MS)
-        self._debounce.timeout.connect(self.reload_later)
-        ctx.session_changed.connect(self.recheck)
-        theme.signals().changed.connect(self._on_theme)
-        self._on_theme(theme.current())
+        self.follow()
         self.recheck(load=False)
 
     # --- building ----------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.refusal = QLabel(REFUSAL)
-        self.refusal.setObjectName("auditRefusal")
-        self.refusal.setWordWrap(True)
-        self.refusal.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.refusal = refusal_label(REFUSAL, "auditRefusal")
 
         self.range_box = QComboBox()
         self.range_box.setObjectName("auditRange")
         for label, seconds in RANGES:
             self.range_box.addItem(label, seconds)
         self.range_box.setCurrentIndex(DEFAULT_RANGE)
-        self.user_box = self._combo("auditUser", ALL_USERS, [])
-        self.action_box = self._combo("auditAction", ALL_ACTIONS, ACTIONS)
-        self.result_box = self._combo("auditResult", ALL_RESULTS, [o.value for o in Outcome])
+        self.user_box = filter_combo("auditUser", ALL_USERS, [])
+        self.action_box = filter_combo("auditAction", ALL_ACTIONS, [(a, a) for a in ACTIONS])
+        self.result_box = filter_combo("auditResult", ALL_RESULTS, [(o.value, o.value) for o in Outcome])
         for box in (self.range_box, self.user_box, self.action_box, self.result_box):
             box.activated.connect(lambda _i: self.reload_later())
-        self.search = QLineEdit()
-        self.search.setObjectName("auditSearch")
-        self.search.setPlaceholderText("search target, values, detail, user, workstation")
-        self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(lambda _t: self._debounce.start())
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setObjectName("auditRefresh")
-        self.refresh_button.clicked.connect(self.reload_later)
-        self.verify_button = QPushButton("Verify chain")
-        self.verify_button.setObjectName("auditVerify")
-        self.verify_button.setToolTip("Check that no record was changed or deleted since it was written")
-        self.verify_button.clicked.connect(lambda: self._spawn(self.verify()))
-        self.export_button = QPushButton("Export…")
-        self.export_button.setObjectName("auditExport")
-        self.export_button.setToolTip("Write the records that match the filters to Excel or CSV (recorded in the trail)")
-        self.export_button.clicked.connect(self._on_export)
+        self.search = search_box("auditSearch", "search target, values, detail, user, workstation", self._debounce.start)
+        self.refresh_button = button("Refresh", "auditRefresh", self.reload_later)
+        self.verify_button = button("Verify chain", "auditVerify", lambda: self._spawn(self.verify()),
+                                    "Check that no record was changed or deleted since it was written")  # fmt: skip
+        self.export_button = button("Export…", "auditExport", self._on_export,
+                                    "Write the records that match the filters to Excel or CSV (recorded in the trail)")
+        filters = filter_row((self.range_box, self.user_box, self.action_box, self.result_box, self.search,
+                              self.refresh_button, self.verify_button, self.export_button), stretch=self.search)  # fmt: skip
 
-        filters = QHBoxLayout()
-        filters.addWidget(self.range_box)
-        filters.addWidget(self.user_box)
-        filters.addWidget(self.action_box)
-        filters.addWidget(self.result_box)
-        filters.addWidget(self.search, 1)
-        filters.addWidget(self.refresh_button)
-        filters.addWidget(self.verify_button)
-        filters.addWidget(self.export_button)
-
-        self.table = QTableView()
-        self.table.setObjectName("auditTable")
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(COL["#"], Qt.SortOrder.DescendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for name, width in (("#", 60), ("time", 190), ("action", 130), ("target", 220), ("old", 110), ("new", 110), ("result", 110)):
-            self.table.setColumnWidth(COL[name], width)
-
+        widths = {"#": 60, "time": 190, "action": 130, "target": 220, "old": 110, "new": 110, "result": 110}
+        self.table = report_table("auditTable", self.proxy, COL["#"], {COL[n]: w for n, w in widths.items()})
         self.count = QLabel("")  # how many records are shown, or that they are being read
         self.count.setObjectName("auditCount")
-        self.status = QLabel("")  # what became of the last export or read: a word, not only a colour
-        self.status.setObjectName("auditStatus")
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.chain = QLabel("")
-        self.chain.setObjectName("auditChain")
-        self.chain.setWordWrap(True)
-        self.chain.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = note_label("auditStatus")  # what became of the last export or read: a word, not only a colour
+        self.chain = note_label("auditChain")
         self.chain.hide()
-
-        content = QWidget()
-        v = QVBoxLayout(content)
-        v.setContentsMargins(4, 4, 4, 4)
-        v.addLayout(filters)
-        v.addWidget(self.chain)
-        v.addWidget(self.table, 1)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.count)
-        bottom.addWidget(self.status, 1)
-        v.addLayout(bottom)
-        self.content = content
-
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.refusal)
-        self.stack.addWidget(content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self.stack)
-
-    @staticmethod
-    def _combo(name: str, everything: str, items: list[str]) -> QComboBox:
-        box = QComboBox()
-        box.setObjectName(name)
-        box.addItem(everything, None)
-        for item in items:
-            box.addItem(item, item)
-        box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        return box
-
-    def _on_theme(self, palette: theme.Palette) -> None:
-        self.setStyleSheet(stylesheet(palette))
+        self.content = paged_content(filters, self.table, self.count, self.status, above=[self.chain])
+        self.stack = refusal_or_content(self, self.refusal, self.content)
 
     # --- who may see it ----------------------------------------------------------------------------
-
-    @property
-    def showing_records(self) -> bool:
-        """True when the table (not the refusal line) is on screen."""
-        return self.stack.currentWidget() is self.content
 
     def recheck(self, load: bool = True) -> None:
         """Show the trail to someone who may view it, the refusal line to anyone else; reload for a new viewer."""
@@ -288,7 +185,7 @@ class AuditPane(QWidget):
         if self._read_failed:
             self._read_failed = False
             self.status.setText("")
-        self._add_users(r.entry.user for r in page.records)
+        add_choices(self.user_box, (r.entry.user for r in page.records))
         self._show_count()
 
     async def poll(self) -> None:
@@ -309,7 +206,7 @@ class AuditPane(QWidget):
             return
         self._last_seq = max(self._last_seq, new.last_seq)
         if self.model.add_newer(new.records, keep=SHOW_LIMIT):
-            self._add_users(r.entry.user for r in new.records)
+            add_choices(self.user_box, (r.entry.user for r in new.records))
             self._show_count()
 
     def _allowed_now(self) -> bool:
@@ -325,22 +222,15 @@ class AuditPane(QWidget):
         if self._allowed_now():
             self._spawn(self.poll())
 
-    def _add_users(self, names) -> None:  # noqa: ANN001 - an iterable of str
-        known = {self.user_box.itemText(i) for i in range(1, self.user_box.count())}
-        for name in sorted(set(names) - known):
-            self.user_box.addItem(name, name)
-
     def _show_count(self) -> None:
-        n = self.model.rowCount()
-        more = f" (the newest {SHOW_LIMIT}; narrow the filters or export for all)" if n >= SHOW_LIMIT else ""
-        self.count.setText(f"{n} record{'s' if n != 1 else ''}{more}")
+        self.count.setText(shown_text(self.model.rowCount(), "record", SHOW_LIMIT))
 
     def _failed(self, what: str, error: Exception) -> None:
         if isinstance(error, (PermissionDenied, SessionLocked)):
             self.recheck(load=False)
             return
         log.warning("%s: %s", what, error)
-        self.status.setText(f"{theme.SHAPE_WARNING} {what}: {one_line(error)}")
+        self.status.setText(failure_text(what, error))
 
     # --- verifying -----------------------------------------------------------------------------------
 
@@ -354,10 +244,10 @@ class AuditPane(QWidget):
         self.chain.show()
         self._restyle(self.chain)
         try:
-            report = await asyncio.get_running_loop().run_in_executor(None, audit_view.verify_trail, engine)
+            report = await in_executor(audit_view.verify_trail, engine)
         except Exception as error:  # noqa: BLE001 - shown in one line
             self.chain.setProperty("chain", "unknown")
-            self.chain.setText(f"{theme.SHAPE_WARNING} the chain could not be checked: {one_line(error)}")
+            self.chain.setText(failure_text("the chain could not be checked", error))
             self._restyle(self.chain)
             return None
         self.show_report(report)
@@ -388,15 +278,9 @@ class AuditPane(QWidget):
     # --- exporting ------------------------------------------------------------------------------------
 
     def _on_export(self) -> None:
-        stamp = time.strftime("%Y%m%d-%H%M", time.localtime(self._clock()))
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export the audit trail", f"audit-{stamp}.xlsx", ";;".join(FILE_FILTERS)
-        )
-        if not path:
-            return
-        if Path(path).suffix.lower() not in FILE_FILTERS.values():
-            path += FILE_FILTERS.get(chosen, ".xlsx")
-        self._spawn(self.export(path))
+        path = ask_export_path(self, "Export the audit trail", "audit", self._clock())
+        if path:
+            self._spawn(self.export(path))
 
     async def export(self, path: str) -> int | None:
         """Write the records matching the filters to ``path`` through the audited service; show the outcome."""
@@ -413,45 +297,14 @@ class AuditPane(QWidget):
         self._spawn(self.poll())  # the export is on the record now
         return n
 
-    # --- background work ----------------------------------------------------------------------------
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task | None:
-        """Run ``coro`` on the application's event loop (qasync); kept until done."""
-        try:
-            task = asyncio.get_event_loop_policy().get_event_loop().create_task(coro)
-        except RuntimeError:  # no loop on this thread, or it is closed: nothing runs in the background
-            coro.close()
-            return None
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def settle(self) -> None:
-        """Wait until the background reads and writes started so far are done (for tests and shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    # --- visibility -----------------------------------------------------------------------------------
+    # --- visibility (hidden, the poll stops: ReportPane) -------------------------------------------
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         viewer = self._viewer
         self.recheck()
-        if self.showing_records and viewer is not None and viewer == self._viewer:
+        if self.showing_content and viewer is not None and viewer == self._viewer:
             self._spawn(self.poll())  # what was written while the pane was hidden
 
-    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt's name
-        super().hideEvent(event)
-        self._poll.stop()
 
-
-register_pane(
-    PaneSpec(
-        object_name="audit",
-        title="Audit trail",
-        create=AuditPane,
-        area=Qt.DockWidgetArea.RightDockWidgetArea,
-        tab_with="trends",
-        order=90,
-    )
-)
+register_report_pane("audit", "Audit trail", AuditPane, order=90)
