@@ -73,6 +73,52 @@ def test_holder_journals_activation_and_return_once(engine):
     assert rows[0].value == 85.0 and rows[0].priority == 3 and rows[0].twin == "reactor"
 
 
+def test_two_processes_under_one_workstation_name_hold_the_journal_once(engine):
+    """The collector and a window on one PC run under one name: one of them holds the lease, each event is
+    journaled once, under the workstation's name (the lease names the process)."""
+
+    async def main():
+        a = AlarmCenter(DEFS, engine, "plant-server", sync_every_s=0.05)
+        b = AlarmCenter(DEFS, engine, "plant-server", sync_every_s=0.05)
+        await a.start()
+        await b.start()
+        assert (a.holder, b.holder) == (True, False)
+        for c in (a, b):
+            c.consume([tv(85.0)])
+        await until(lambda: a.stats().written >= 1)
+        await asyncio.sleep(0.3)  # a few rounds in which b could write it too
+        assert (a.holder, b.holder, b.stats().written) == (True, False, 0)
+        holder = alarm_journal.lease_holder(engine)
+        await b.stop()
+        await a.stop()
+        return holder
+
+    holder = asyncio.run(main())
+    rows = alarm_journal.query(engine)
+    assert [(r.alarm_id, r.what, r.workstation) for r in rows] == [("reactor.temp.hi", "activate", "plant-server")]
+    assert holder is not None and holder[0].startswith("plant-server (pid ")
+
+
+def test_a_follower_that_takes_over_at_its_stop_writes_only_what_the_journal_lacks(engine):
+    """The holder stops (writes, gives the lease up) just before the follower: the follower's queue holds the
+    same event, which it must not write a second time when it takes the lease to flush."""
+
+    async def main():
+        a = AlarmCenter(DEFS, engine, "plant-server", sync_every_s=60)
+        b = AlarmCenter(DEFS, engine, "plant-server", sync_every_s=60)
+        await a.start()
+        await b.start()
+        for c in (a, b):
+            c.consume([tv(85.0)])
+        b.consume([tv(95.0, time.time() + 5)])  # seen by b alone (a has stopped): written by b
+        await a.stop()
+        await b.stop()
+
+    asyncio.run(main())
+    rows = [(r.alarm_id, r.what) for r in alarm_journal.query(engine)]
+    assert rows == [("reactor.temp.hi", "activate"), ("reactor.temp.hihi", "activate")]
+
+
 def test_an_acknowledgement_on_one_workstation_shows_on_the_other(engine):
     async def main():
         a = AlarmCenter(DEFS, engine, "ws-a", sync_every_s=0.1)

@@ -6,7 +6,9 @@ when the database or another workstation is away. The database is shared through
 - **Process events** (activate, return, persistent, shelve_ended) are written by the *journal holder*:
   every workstation queues its events, and at each sync the one that holds the lease ``journal``
   (renewed at each sync, taken over by another when it lapses) writes them while the others drop
-  theirs. So each event is in the journal once, however many workstations run, and a workstation
+  theirs. The lease is held by a process, not by a workstation's name (``lease_name``): the collector
+  on the plant server and a window beside it, or a window started twice, run under one name, and
+  only one of them may be the holder; the records still carry the workstation's name. So each event is in the journal once, however many workstations run, and a workstation
   that starts while the database is away keeps its events until it can ask. A follower keeps what it
   did not write a little longer than the lease lives: if the holder goes away without a word, the
   one that takes over writes the events of the gap that the journal lacks. The holder is also
@@ -27,6 +29,9 @@ import asyncio
 import collections
 import logging
 import math
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -63,6 +68,12 @@ KEEP_MARGIN_S = 5.0
 # Two workstations' records of one event differ this much at most (a link change is seen at each
 # one's own poll); within it a kept event counts as already journaled.
 SAME_EVENT_S = 2.0
+
+def lease_name(workstation: str) -> str:
+    """This process's name on the journal lease: the workstation, the host, the process id and a nonce
+    drawn now, so two processes (or two alarm centers in one) under one workstation name never share it."""
+    return f"{workstation} (pid {os.getpid()} on {socket.gethostname() or 'unknown'}, {secrets.token_hex(4)})"
+
 
 Detector = Callable[[Sequence[TagValue]], Iterable[tuple[str, bool, float, float]]]
 Listener = Callable[[Sequence[JournalEntry]], None]
@@ -101,6 +112,7 @@ class AlarmCenter:
         self._twins = {d.alarm_id: twin_of(d) for d in definitions}
         self.db = db
         self.workstation = workstation
+        self.lease_name = lease_name(workstation)
         self.max_shelve_s = max_shelve_s
         self._links = links
         self._detector = detector
@@ -201,7 +213,8 @@ class AlarmCenter:
                 echoes.extend(self._apply_one(entry))
                 applied.append(entry)
             except AlarmError as error:
-                if entry.what == "ack" and entry.workstation != self.workstation:
+                # Also one given under this workstation's name: another process on this PC gave it.
+                if entry.what == "ack":
                     self._pending[entry.alarm_id] = (entry, self._clock() + PENDING_S)
                 log.debug("journal command %s on %s not applied here: %s", entry.what, entry.alarm_id, error)
         if echoes or applied:
@@ -289,7 +302,7 @@ class AlarmCenter:
 
     def _read_start(self) -> tuple[dict[str, alarm_journal.LatestState], int, bool]:
         assert self.db is not None
-        holder = alarm_journal.hold_lease(self.db, self.workstation, self._lease_ttl_s)
+        holder = alarm_journal.hold_lease(self.db, self.lease_name, self._lease_ttl_s)
         last = alarm_journal.last_id(self.db)
         return alarm_journal.latest_states(self.db), last, holder
 
@@ -322,7 +335,7 @@ class AlarmCenter:
             if self.db is None:
                 continue
             batch = list(self._queue)
-            kept = [] if self._holder else list(self._kept)
+            kept = None if self._holder else list(self._kept)
             try:
                 holder, fresh, written = await loop.run_in_executor(None, self._db_round, batch, kept)
             except (DatabaseUnavailable, exc.DBAPIError, OSError) as error:
@@ -335,7 +348,8 @@ class AlarmCenter:
                          "written" if holder else "left to the journal holder")  # fmt: skip
             self._db_ok, self._last_error = True, ""
             if holder != self._holder:
-                log.info("alarm journal: this workstation %s the journal holder", "is now" if holder else "is no longer")
+                log.info("alarm journal: this process (%s) %s the journal holder", self.lease_name,
+                         "is now" if holder else "is no longer")  # fmt: skip
                 self._holder = holder
             self._keep(batch, holder)
             if written:
@@ -357,20 +371,27 @@ class AlarmCenter:
             self._kept.popleft()
 
     def _db_round(
-        self, batch: list[JournalEntry], kept: list[JournalEntry]
+        self, batch: list[JournalEntry], kept: list[JournalEntry] | None
     ) -> tuple[bool, list[JournalEntry], list[JournalEntry]]:
-        """In the executor: renew the lease; as holder write the queued events (and, just taken over, the
-        kept ones the journal lacks); read what others wrote. (holder, fresh entries, entries written)."""
+        """In the executor: renew the lease; as holder write the queued events; read what others wrote.
+        (holder, fresh entries, entries written). ``kept`` is None for the holder of the last round."""
         assert self.db is not None
-        holder = alarm_journal.hold_lease(self.db, self.workstation, self._lease_ttl_s)
+        holder = alarm_journal.hold_lease(self.db, self.lease_name, self._lease_ttl_s)
         written: list[JournalEntry] = []
         if holder:
-            written = sorted(self._missing(kept), key=lambda e: e.ts) + batch
+            written = self._to_write(batch, kept)
             alarm_journal.append_many(self.db, written)
         return holder, alarm_journal.since(self.db, self._last_id), written
 
+    def _to_write(self, batch: list[JournalEntry], kept: list[JournalEntry] | None) -> list[JournalEntry]:
+        """What a holder writes: the queued events; just taken over, the kept and queued ones the journal
+        lacks, as the last holder (another process, maybe under this workstation's name) saw them too."""
+        if kept is None:
+            return batch
+        return sorted(self._missing(kept + batch), key=lambda e: e.ts)
+
     def _missing(self, kept: list[JournalEntry]) -> list[JournalEntry]:
-        """Of a follower's kept events, those the journal does not have (the last holder went away)."""
+        """Of a follower's events, those the journal does not have (the last holder went away)."""
         if not kept:
             return []
         assert self.db is not None
@@ -399,14 +420,15 @@ class AlarmCenter:
             return
         loop = asyncio.get_running_loop()
         batch = list(self._queue)
+        kept = None if self._holder else list(self._kept)
         try:
-            await loop.run_in_executor(None, self._flush_and_release, batch)
+            await loop.run_in_executor(None, self._flush_and_release, batch, kept)
             self._queue.clear()
         except (DatabaseUnavailable, exc.DBAPIError, OSError) as error:
             log.error("alarm journal: %d events could not be written at shutdown: %s", len(batch), error)
 
-    def _flush_and_release(self, batch: list[JournalEntry]) -> None:
+    def _flush_and_release(self, batch: list[JournalEntry], kept: list[JournalEntry] | None) -> None:
         assert self.db is not None
-        if alarm_journal.hold_lease(self.db, self.workstation, self._lease_ttl_s):
-            alarm_journal.append_many(self.db, batch)
-            alarm_journal.release_lease(self.db, self.workstation)
+        if alarm_journal.hold_lease(self.db, self.lease_name, self._lease_ttl_s):
+            alarm_journal.append_many(self.db, self._to_write(batch, kept))
+            alarm_journal.release_lease(self.db, self.lease_name)
