@@ -14,10 +14,10 @@ from hmi.domain.permissions import PermissionDenied
 from hmi.domain.session import SessionUser
 from hmi.domain.tags import Quality, TagValue
 from hmi.services.alarm_center import AlarmCenter
-from hmi.services.alarm_commands import AlarmCommand, carry_out, parse_duration, snapshot_from_journal
-from hmi.services.commands import CommandService
+from hmi.services.alarm_commands import AlarmCommand, parse_duration, snapshot_from_journal
 from hmi.store import alarm_journal
 from hmi.store.audit import AuditQuery, query
+from hmi.store.errors import DatabaseUnavailable
 
 DEFS = [
     AlarmDefinition("reactor.temp.hi", "reactor.temp", AlarmKind.HI, 80.0, 3, deadband=1.0),
@@ -30,8 +30,9 @@ def tv(value: float, ts: float | None = None) -> TagValue:
     return TagValue("reactor.temp", value, Quality.GOOD, ts, ts)
 
 
-def service(engine, name: str = "olga", role: str = "operator", ws: str = "ws-1") -> CommandService:
-    return CommandService(engine, lambda: SessionUser(name, role), ws)
+def give(center: AlarmCenter, command: AlarmCommand, name: str = "olga", role: str = "operator"):
+    """``center.command`` as user ``name`` outside a running loop: the journal entries written."""
+    return asyncio.run(center.command(SessionUser(name, role), command))
 
 
 async def until(predicate, timeout: float = 3.0) -> float:
@@ -128,14 +129,12 @@ def test_an_acknowledgement_on_one_workstation_shows_on_the_other(engine):
         for c in (a, b):
             c.consume([tv(95.0)])
         assert state(b, "reactor.temp.hihi") is AlarmState.UNACK
-        entries = a.prepare(AlarmCommand("ack", ("reactor.temp.hihi",), "seen, cooling"))(service(engine, ws="ws-a"))
-        a.apply(entries)
-        assert state(a, "reactor.temp.hihi") is AlarmState.ACKED
+        await a.command(SessionUser("olga", "operator"), AlarmCommand("ack", ("reactor.temp.hihi",), "seen, cooling"))
+        assert state(a, "reactor.temp.hihi") is AlarmState.ACKED  # applied here by the one call
         took = await until(lambda: state(b, "reactor.temp.hihi") is AlarmState.ACKED)
-        shelved = b.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "sensor check", 600))(
-            service(engine, "sam", "shift_supervisor", "ws-b")
-        )
-        b.apply(shelved)
+        await b.command(SessionUser("sam", "shift_supervisor"),
+                        AlarmCommand("shelve", ("reactor.temp.hi",), "sensor check", 600))  # fmt: skip
+        assert state(b, "reactor.temp.hi") is AlarmState.SHELVED
         await until(lambda: state(a, "reactor.temp.hi") is AlarmState.SHELVED)
         await a.stop()
         await b.stop()
@@ -156,18 +155,19 @@ def test_an_acknowledgement_on_one_workstation_shows_on_the_other(engine):
 
 
 def test_a_command_the_state_does_not_allow_is_refused_and_nothing_is_journaled(engine):
-    center = AlarmCenter(DEFS, None, "ws-a")
+    center = AlarmCenter(DEFS, engine, "ws-a")  # not started: the activation below stays queued
     with pytest.raises(AlarmError, match="not unacknowledged"):
-        center.prepare(AlarmCommand("ack", ("reactor.temp.hi",)))(service(engine))
+        give(center, AlarmCommand("ack", ("reactor.temp.hi",)))
     with pytest.raises(AlarmError, match="no alarm 'nope'"):
-        center.prepare(AlarmCommand("ack", ("nope",)))(service(engine))
+        give(center, AlarmCommand("ack", ("nope",)))
     with pytest.raises(AlarmError, match="a reason is required"):
-        center.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "", 60))(service(engine, role="engineer"))
+        give(center, AlarmCommand("shelve", ("reactor.temp.hi",), "", 60), role="engineer")
     center.consume([tv(85.0)])
     with pytest.raises(AlarmError, match="maximum is 28800 s"):
-        center.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "why", 9 * 3600))(service(engine, role="engineer"))
+        give(center, AlarmCommand("shelve", ("reactor.temp.hi",), "why", 9 * 3600), role="engineer")
     with pytest.raises(PermissionDenied):
-        center.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "why", 60))(service(engine, role="operator"))
+        give(center, AlarmCommand("shelve", ("reactor.temp.hi",), "why", 60), role="operator")
+    assert state(center, "reactor.temp.hi") is AlarmState.UNACK
     assert alarm_journal.query(engine) == []
     results = [(r.entry.action, r.entry.result) for r in query(engine, AuditQuery(newest_first=False))]
     assert results == [("ack_alarm", "refused"), ("ack_alarm", "refused"), ("shelve_alarm", "refused"),
@@ -175,14 +175,28 @@ def test_a_command_the_state_does_not_allow_is_refused_and_nothing_is_journaled(
 
 
 def test_ack_all_or_none(engine):
-    center = AlarmCenter(DEFS, None, "ws-a")
+    center = AlarmCenter(DEFS, engine, "ws-a")
     center.consume([tv(95.0)])
     with pytest.raises(AlarmError):
-        center.prepare(AlarmCommand("ack", ("reactor.temp.hihi", "reactor.temp.hi", "nope")))(service(engine))
+        give(center, AlarmCommand("ack", ("reactor.temp.hihi", "reactor.temp.hi", "nope")))
     assert state(center, "reactor.temp.hihi") is AlarmState.UNACK
-    entries = center.prepare(AlarmCommand("ack", ("reactor.temp.hihi", "reactor.temp.hi")))(service(engine))
-    center.apply(entries)
+    entries = give(center, AlarmCommand("ack", ("reactor.temp.hihi", "reactor.temp.hi")))
     assert {state(center, i) for i in ("reactor.temp.hihi", "reactor.temp.hi")} == {AlarmState.ACKED}
+    assert [(e.alarm_id, e.user, e.workstation, e.entry_id > 0) for e in entries] == [
+        ("reactor.temp.hihi", "olga", "ws-a", True), ("reactor.temp.hi", "olga", "ws-a", True)]
+    audit = [r.entry for r in query(engine, AuditQuery(action="ack_alarm", newest_first=False))]
+    assert [(a.user, a.workstation, a.result, a.target) for a in audit] == [
+        ("olga", "ws-a", "refused", "reactor.temp.hihi, reactor.temp.hi, nope"),
+        ("olga", "ws-a", "ok", "reactor.temp.hihi, reactor.temp.hi"),
+    ]
+
+
+def test_a_command_without_a_database_is_refused_and_not_applied():
+    center = AlarmCenter(DEFS, None, "ws-a")
+    center.consume([tv(95.0)])
+    with pytest.raises(DatabaseUnavailable, match="no database"):
+        give(center, AlarmCommand("ack", ("reactor.temp.hihi",)))
+    assert state(center, "reactor.temp.hihi") is AlarmState.UNACK
 
 
 def test_start_up_restores_shelving_service_and_latched_alarms(engine):
@@ -191,8 +205,8 @@ def test_start_up_restores_shelving_service_and_latched_alarms(engine):
         await a.start()
         a.consume([tv(95.0)])
         a.consume([tv(70.0)])  # both return: RTN_UNACK, latched
-        a.apply(a.prepare(AlarmCommand("ack", ("reactor.temp.hi",)))(service(engine)))
-        a.apply(a.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "calibration", 3600))(service(engine, role="engineer")))
+        await a.command(SessionUser("olga", "operator"), AlarmCommand("ack", ("reactor.temp.hi",)))
+        await a.command(SessionUser("eric", "engineer"), AlarmCommand("shelve", ("reactor.temp.hi",), "calibration", 3600))
         await a.stop()
 
     async def second():
@@ -238,9 +252,12 @@ def test_cli_snapshot_and_durations(engine):
     asyncio.run(center.stop())
     snap = snapshot_from_journal(alarm_journal.latest_states(engine))
     assert snap["reactor.temp.hihi"].state is AlarmState.UNACK and snap["reactor.temp.hihi"].active
-    entries = carry_out(service(engine), center.definitions, snap, AlarmCommand("ack", ("reactor.temp.hihi",)),
-                        max_shelve_s=3600)  # fmt: skip
-    assert entries[0].to_state is AlarmState.ACKED and entries[0].entry_id > 0
+    cli = AlarmCenter.for_commands(DEFS, engine, "ws-cli", max_shelve_s=3600)  # no engine runs: the journal judges
+    entries = give(cli, AlarmCommand("ack", ("reactor.temp.hihi",)))
+    assert [(e.from_state, e.to_state, e.workstation, e.entry_id > 0) for e in entries] == [
+        (AlarmState.UNACK, AlarmState.ACKED, "ws-cli", True)]
+    with pytest.raises(AlarmError, match="not unacknowledged"):  # the journal now says acknowledged
+        give(cli, AlarmCommand("ack", ("reactor.temp.hihi",)))
     assert [parse_duration(t) for t in ("90", "90s", "30m", "2h", "1h30m", "45 min")] == [90, 90, 1800, 7200, 5400, 2700]
     with pytest.raises(AlarmError, match="not a duration"):
         parse_duration("soon")

@@ -13,8 +13,9 @@ when the database or another workstation is away. The database is shared through
   did not write a little longer than the lease lives: if the holder goes away without a word, the
   one that takes over writes the events of the gap that the journal lacks. The holder is also
   the one that tells the e-mail notifier (on_journaled), so a mail goes out once.
-- **Commands** (ack, shelve, ...) are written by whoever gave them, with their audit record
-  (hmi.services.alarm_commands). Each workstation reads the journal every ``sync_every_s`` and applies
+- **Commands** (ack, shelve, ...) are one call, ``await center.command(actor, cmd)``, for the window
+  and `hmi alarm` alike: checked (role, the alarms' states), written by whoever gave them with their
+  audit record in one transaction (hmi.services.alarm_commands), and applied here. Each workstation reads the journal every ``sync_every_s`` and applies
   the commands given elsewhere to its own engine: an acknowledgement on one screen shows on the others
   within about a second.
 - At start-up the journal's last word on each alarm is restored: shelving (with its end), suppression,
@@ -44,7 +45,8 @@ from hmi.domain.alarm_engine import AlarmEngine, AlarmError, AlarmEvent, AlarmSt
 from hmi.domain.alarm_journal import PROCESS, JournalEntry, journal_entry, twin_of
 from hmi.domain.tags import TagValue
 from hmi.io.link import LinkState, LinkStatus
-from hmi.services.alarm_commands import AlarmCommand, AlarmSnapshot, carry_out
+from hmi.domain.permissions import Principal
+from hmi.services.alarm_commands import AlarmCommand, AlarmSnapshot, carry_out, snapshot_from_journal
 from hmi.services.commands import CommandService
 from hmi.store import alarm_journal
 from hmi.store.alarm_journal import JournalQuery
@@ -106,6 +108,7 @@ class AlarmCenter:
         clock: Callable[[], float] = time.time,
         sync_every_s: float = 0.5,
         lease_ttl_s: float = 5.0,
+        judge_by_journal: bool = False,
     ) -> None:
         self.engine = AlarmEngine(definitions, clock)
         self.definitions: dict[str, AlarmDefinition] = {d.alarm_id: d for d in definitions}
@@ -119,6 +122,7 @@ class AlarmCenter:
         self._clock = clock
         self._sync_every_s = sync_every_s
         self._lease_ttl_s = lease_ttl_s
+        self._judge_by_journal = judge_by_journal
         self._link_up: dict[str, bool] = {}
         self._queue: collections.deque[JournalEntry] = collections.deque()
         self._kept: collections.deque[JournalEntry] = collections.deque()  # a follower's unwritten events
@@ -134,6 +138,14 @@ class AlarmCenter:
         self._listeners: list[Listener] = []
         self._journaled: list[Listener] = []
         self.version = 0  # bumped on every change a view would show
+
+    @classmethod
+    def for_commands(
+        cls, definitions: Sequence[AlarmDefinition], db: Engine, workstation: str, *, max_shelve_s: float
+    ) -> AlarmCenter:
+        """An alarm center for commands given where no engine runs (`hmi alarm ack ...`): each command is
+        checked against the journal's last word on each alarm instead of a live engine's state."""
+        return cls(definitions, db, workstation, max_shelve_s=max_shelve_s, judge_by_journal=True)
 
     # ----- wiring ---------------------------------------------------------------------------------
 
@@ -192,13 +204,34 @@ class AlarmCenter:
 
     # ----- commands -------------------------------------------------------------------------------
 
-    def prepare(self, command: AlarmCommand) -> Callable[[CommandService], list[JournalEntry]]:
-        """The blocking call that carries out ``command`` (for ctx.command), checked against the state now."""
-        snapshot = self.snapshot()
-        definitions, max_s = self.definitions, self.max_shelve_s
-        return lambda commands: carry_out(commands, definitions, snapshot, command, max_shelve_s=max_s)
+    async def command(self, actor: Principal, command: AlarmCommand) -> list[JournalEntry]:
+        """Give ``command`` as ``actor``: check the role and the alarms' states now, journal it with its
+        audit record in one transaction (in an executor), apply it to this engine; the entries written.
 
-    def apply(self, entries: Iterable[JournalEntry]) -> None:
+        Raises PermissionDenied (audited as denied), AlarmError (audited as refused), DatabaseUnavailable
+        or AuditUnavailable; nothing is written or applied then.
+        """
+        if self.db is None:
+            raise DatabaseUnavailable("this alarm system has no database, so a command cannot be journaled")
+        snapshot = None if self._judge_by_journal else self.snapshot()  # on the engine's thread, at the click
+        commands = CommandService(self.db, lambda: actor, self.workstation)
+        loop = asyncio.get_running_loop()
+        entries = await loop.run_in_executor(None, self._carry_out, commands, snapshot, command)
+        if not self._judge_by_journal:  # no live engine here; the running workstations apply it
+            self._apply(entries)
+        return entries
+
+    def _carry_out(
+        self, commands: CommandService, snapshot: Mapping[str, AlarmSnapshot] | None, command: AlarmCommand
+    ) -> list[JournalEntry]:
+        """In the executor: check, journal and audit ``command`` against ``snapshot`` (None: the journal's)."""
+        if snapshot is None:
+            assert self.db is not None
+            snapshot = snapshot_from_journal(alarm_journal.latest_states(self.db), self._clock())
+        return carry_out(commands, self.definitions, snapshot, command, max_shelve_s=self.max_shelve_s,
+                         clock=self._clock)  # fmt: skip
+
+    def _apply(self, entries: Iterable[JournalEntry]) -> None:
         """Apply command entries (written here or read back from the journal) to this engine."""
         echoes: list[AlarmEvent] = []
         applied: list[JournalEntry] = []
@@ -358,7 +391,7 @@ class AlarmCenter:
                     listener(written)
             if fresh:
                 self._last_id = max(self._last_id, fresh[-1].entry_id)
-                self.apply(e for e in fresh if e.is_command)
+                self._apply(e for e in fresh if e.is_command)
 
     def _keep(self, batch: list[JournalEntry], holder: bool) -> None:
         """A follower keeps what it did not write for a while; the holder has written everything."""
