@@ -100,6 +100,25 @@ def test_two_processes_under_one_workstation_name_hold_the_journal_once(engine):
     assert holder is not None and holder[0].startswith("plant-server (pid ")
 
 
+def test_a_lease_held_in_a_workstation_s_name_by_an_older_version_is_waited_out(engine):
+    """A 0004 database whose lease an older version holds in the bare workstation name: a process under
+    that name is not taken for its holder; it follows until the lease lapses, then takes it over."""
+    assert alarm_journal.hold_lease(engine, "plant-server", 1.0)
+
+    async def main():
+        c = AlarmCenter(DEFS, engine, "plant-server", sync_every_s=0.05, lease_ttl_s=1.0)
+        await c.start()
+        first = c.holder
+        c.consume([tv(85.0)])
+        await until(lambda: c.holder, timeout=5.0)
+        await until(lambda: c.stats().written == 1)
+        await c.stop()
+        return first
+
+    assert asyncio.run(main()) is False
+    assert [(r.what, r.workstation) for r in alarm_journal.query(engine)] == [("activate", "plant-server")]
+
+
 def test_a_follower_that_takes_over_at_its_stop_writes_only_what_the_journal_lacks(engine):
     """The holder stops (writes, gives the lease up) just before the follower: the follower's queue holds the
     same event, which it must not write a second time when it takes the lease to flush."""
