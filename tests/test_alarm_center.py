@@ -225,7 +225,8 @@ def test_start_up_restores_shelving_service_and_latched_alarms(engine):
         a.consume([tv(95.0)])
         a.consume([tv(70.0)])  # both return: RTN_UNACK, latched
         await a.command(SessionUser("olga", "operator"), AlarmCommand("ack", ("reactor.temp.hi",)))
-        await a.command(SessionUser("eric", "engineer"), AlarmCommand("shelve", ("reactor.temp.hi",), "calibration", 3600))
+        shelve = AlarmCommand("shelve", ("reactor.temp.hi",), "calibration", 3600)
+        await a.command(SessionUser("eric", "engineer"), shelve)
         await a.stop()
 
     async def second():

@@ -8,16 +8,17 @@ when the database or another workstation is away. The database is shared through
   (renewed at each sync, taken over by another when it lapses) writes them while the others drop
   theirs. The lease is held by a process, not by a workstation's name (``lease_name``): the collector
   on the plant server and a window beside it, or a window started twice, run under one name, and
-  only one of them may be the holder; the records still carry the workstation's name. So each event is in the journal once, however many workstations run, and a workstation
-  that starts while the database is away keeps its events until it can ask. A follower keeps what it
-  did not write a little longer than the lease lives: if the holder goes away without a word, the
-  one that takes over writes the events of the gap that the journal lacks. The holder is also
-  the one that tells the e-mail notifier (on_journaled), so a mail goes out once.
+  only one of them may be the holder; the records still carry the workstation's name. So each event
+  is in the journal once, however many workstations run, and a workstation that starts while the
+  database is away keeps its events until it can ask. A follower keeps what it did not write a
+  little longer than the lease lives: if the holder goes away without a word, the one that takes over
+  writes the events of the gap that the journal lacks. The holder is also the one that tells the
+  e-mail notifier (on_journaled), so a mail goes out once.
 - **Commands** (ack, shelve, ...) are one call, ``await center.command(actor, cmd)``, for the window
   and `hmi alarm` alike: checked (role, the alarms' states), written by whoever gave them with their
-  audit record in one transaction (hmi.services.alarm_commands), and applied here. Each workstation reads the journal every ``sync_every_s`` and applies
-  the commands given elsewhere to its own engine: an acknowledgement on one screen shows on the others
-  within about a second.
+  audit record in one transaction (hmi.services.alarm_commands), and applied here. Each workstation
+  reads the journal every ``sync_every_s`` and applies the commands given elsewhere to its own
+  engine: an acknowledgement on one screen shows on the others within about a second.
 - At start-up the journal's last word on each alarm is restored: shelving (with its end), suppression,
   out of service, latched alarms, and acknowledgements of alarms still active.
 
@@ -43,9 +44,9 @@ from sqlalchemy.engine import Engine
 from hmi.domain.alarm_defs import AlarmDefinition
 from hmi.domain.alarm_engine import AlarmEngine, AlarmError, AlarmEvent, AlarmState, AlarmStatus
 from hmi.domain.alarm_journal import PROCESS, JournalEntry, journal_entry, twin_of
+from hmi.domain.permissions import Principal
 from hmi.domain.tags import TagValue
 from hmi.io.link import LinkState, LinkStatus
-from hmi.domain.permissions import Principal
 from hmi.services.alarm_commands import AlarmCommand, AlarmSnapshot, carry_out, snapshot_from_journal
 from hmi.services.commands import CommandService
 from hmi.store import alarm_journal
@@ -70,6 +71,7 @@ KEEP_MARGIN_S = 5.0
 # Two workstations' records of one event differ this much at most (a link change is seen at each
 # one's own poll); within it a kept event counts as already journaled.
 SAME_EVENT_S = 2.0
+
 
 def lease_name(workstation: str) -> str:
     """This process's name on the journal lease: the workstation, the host, the process id and a nonce

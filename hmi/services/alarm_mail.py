@@ -18,11 +18,12 @@ Digest
     period only when alarms are held back, so none is lost at shutdown.
 
 Sending
-    On a worker thread, one SMTP connection per mail, through the transport in hmi.io.smtp. A failure is retried after each of
-    ``retry_delays`` seconds; a refused login, a missing password, an untrusted certificate, a server
-    without STARTTLS/AUTH and refused recipients are not (retrying cannot help). A mail given up is
-    logged with the server and the reason and counted in ``stats().failed``. The password is asked
-    for at each connection and never appears in a log line or a message.
+    On a worker thread, one SMTP connection per mail, through the transport (hmi.io.smtp). A failure
+    is retried after each of ``retry_delays`` seconds; a refused login, a missing password, an
+    untrusted certificate, a server without STARTTLS/AUTH and refused recipients are not (retrying
+    cannot help). A mail given up is logged with the server and the reason and counted in
+    ``stats().failed``. The password is asked for at each connection and never appears in a log line
+    or a message.
 """
 
 from __future__ import annotations
@@ -365,7 +366,8 @@ def send_test_mail(config: MailConfig, password: PasswordSource, *, ssl_context:
     except _NoPassword as exc:
         raise MailError(f"cannot send mail via {server}: {exc}") from None
     except SmtpFailure as failure:
-        raise MailError(f"cannot send mail via {server} ({config.tls}): {failure.reason}; check {failure.check}") from None
+        reason = f"{failure.reason}; check {failure.check}"
+        raise MailError(f"cannot send mail via {server} ({config.tls}): {reason}") from None
     user = f", as {config.username}" if config.username else ""
     return f"test mail sent via {server} ({config.tls}{user}) to {', '.join(config.to)}"
 
