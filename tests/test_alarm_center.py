@@ -307,15 +307,17 @@ def test_a_holder_that_dies_loses_no_event(engine):
     assert rows == [("reactor.temp.hi", "activate", "ws-a"), ("reactor.temp.hihi", "activate", "ws-b")]
 
 
-def test_the_journal_holder_mails_a_new_top_priority_alarm(engine, smtp_server):
-    """Two workstations on one journal, each with a mailer: the P1 activation is mailed once, by the holder."""
+@pytest.mark.parametrize("names", [("ws-a", "ws-b"), ("plant-server", "plant-server")], ids=["two", "one-name"])
+def test_the_journal_holder_mails_a_new_top_priority_alarm(engine, smtp_server, names):
+    """Two workstations (or two processes under one workstation name) on one journal, each with a mailer:
+    the P1 activation is mailed once, by the holder."""
     from hmi.services.alarm_mail import AlarmMailer
 
     config = smtp_server.mail_config(tls="none", username=None, to=["room@plant.test"], digest_every_s=0)
     mailers = [AlarmMailer(config, lambda: None, poll_s=0.01) for _ in range(2)]
 
     async def main():
-        centers = [AlarmCenter(DEFS, engine, ws, sync_every_s=0.05) for ws in ("ws-a", "ws-b")]
+        centers = [AlarmCenter(DEFS, engine, ws, sync_every_s=0.05) for ws in names]
         for center, mailer in zip(centers, mailers):
             center.on_journaled(mailer.notify)
             mailer.start()
