@@ -14,10 +14,10 @@ from hmi.domain.permissions import PermissionDenied
 from hmi.domain.session import SessionUser
 from hmi.domain.tags import Quality, TagValue
 from hmi.services.alarm_center import AlarmCenter
-from hmi.services.alarm_commands import AlarmCommand, carry_out, parse_duration, snapshot_from_journal
-from hmi.services.commands import CommandService
+from hmi.services.alarm_commands import AlarmCommand, parse_duration, snapshot_from_journal
 from hmi.store import alarm_journal
 from hmi.store.audit import AuditQuery, query
+from hmi.store.errors import DatabaseUnavailable
 
 DEFS = [
     AlarmDefinition("reactor.temp.hi", "reactor.temp", AlarmKind.HI, 80.0, 3, deadband=1.0),
@@ -30,8 +30,9 @@ def tv(value: float, ts: float | None = None) -> TagValue:
     return TagValue("reactor.temp", value, Quality.GOOD, ts, ts)
 
 
-def service(engine, name: str = "olga", role: str = "operator", ws: str = "ws-1") -> CommandService:
-    return CommandService(engine, lambda: SessionUser(name, role), ws)
+def give(center: AlarmCenter, command: AlarmCommand, name: str = "olga", role: str = "operator"):
+    """``center.command`` as user ``name`` outside a running loop: the journal entries written."""
+    return asyncio.run(center.command(SessionUser(name, role), command))
 
 
 async def until(predicate, timeout: float = 3.0) -> float:
@@ -73,6 +74,71 @@ def test_holder_journals_activation_and_return_once(engine):
     assert rows[0].value == 85.0 and rows[0].priority == 3 and rows[0].twin == "reactor"
 
 
+def test_two_processes_under_one_workstation_name_hold_the_journal_once(engine):
+    """The collector and a window on one PC run under one name: one of them holds the lease, each event is
+    journaled once, under the workstation's name (the lease names the process)."""
+
+    async def main():
+        a = AlarmCenter(DEFS, engine, "plant-server", sync_every_s=0.05)
+        b = AlarmCenter(DEFS, engine, "plant-server", sync_every_s=0.05)
+        await a.start()
+        await b.start()
+        assert (a.holder, b.holder) == (True, False)
+        for c in (a, b):
+            c.consume([tv(85.0)])
+        await until(lambda: a.stats().written >= 1)
+        await asyncio.sleep(0.3)  # a few rounds in which b could write it too
+        assert (a.holder, b.holder, b.stats().written) == (True, False, 0)
+        holder = alarm_journal.lease_holder(engine)
+        await b.stop()
+        await a.stop()
+        return holder
+
+    holder = asyncio.run(main())
+    rows = alarm_journal.query(engine)
+    assert [(r.alarm_id, r.what, r.workstation) for r in rows] == [("reactor.temp.hi", "activate", "plant-server")]
+    assert holder is not None and holder[0].startswith("plant-server (pid ")
+
+
+def test_a_lease_held_in_a_workstation_s_name_by_an_older_version_is_waited_out(engine):
+    """A 0004 database whose lease an older version holds in the bare workstation name: a process under
+    that name is not taken for its holder; it follows until the lease lapses, then takes it over."""
+    assert alarm_journal.hold_lease(engine, "plant-server", 1.0)
+
+    async def main():
+        c = AlarmCenter(DEFS, engine, "plant-server", sync_every_s=0.05, lease_ttl_s=1.0)
+        await c.start()
+        first = c.holder
+        c.consume([tv(85.0)])
+        await until(lambda: c.holder, timeout=5.0)
+        await until(lambda: c.stats().written == 1)
+        await c.stop()
+        return first
+
+    assert asyncio.run(main()) is False
+    assert [(r.what, r.workstation) for r in alarm_journal.query(engine)] == [("activate", "plant-server")]
+
+
+def test_a_follower_that_takes_over_at_its_stop_writes_only_what_the_journal_lacks(engine):
+    """The holder stops (writes, gives the lease up) just before the follower: the follower's queue holds the
+    same event, which it must not write a second time when it takes the lease to flush."""
+
+    async def main():
+        a = AlarmCenter(DEFS, engine, "plant-server", sync_every_s=60)
+        b = AlarmCenter(DEFS, engine, "plant-server", sync_every_s=60)
+        await a.start()
+        await b.start()
+        for c in (a, b):
+            c.consume([tv(85.0)])
+        b.consume([tv(95.0, time.time() + 5)])  # seen by b alone (a has stopped): written by b
+        await a.stop()
+        await b.stop()
+
+    asyncio.run(main())
+    rows = [(r.alarm_id, r.what) for r in alarm_journal.query(engine)]
+    assert rows == [("reactor.temp.hi", "activate"), ("reactor.temp.hihi", "activate")]
+
+
 def test_an_acknowledgement_on_one_workstation_shows_on_the_other(engine):
     async def main():
         a = AlarmCenter(DEFS, engine, "ws-a", sync_every_s=0.1)
@@ -82,14 +148,12 @@ def test_an_acknowledgement_on_one_workstation_shows_on_the_other(engine):
         for c in (a, b):
             c.consume([tv(95.0)])
         assert state(b, "reactor.temp.hihi") is AlarmState.UNACK
-        entries = a.prepare(AlarmCommand("ack", ("reactor.temp.hihi",), "seen, cooling"))(service(engine, ws="ws-a"))
-        a.apply(entries)
-        assert state(a, "reactor.temp.hihi") is AlarmState.ACKED
+        await a.command(SessionUser("olga", "operator"), AlarmCommand("ack", ("reactor.temp.hihi",), "seen, cooling"))
+        assert state(a, "reactor.temp.hihi") is AlarmState.ACKED  # applied here by the one call
         took = await until(lambda: state(b, "reactor.temp.hihi") is AlarmState.ACKED)
-        shelved = b.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "sensor check", 600))(
-            service(engine, "sam", "shift_supervisor", "ws-b")
-        )
-        b.apply(shelved)
+        await b.command(SessionUser("sam", "shift_supervisor"),
+                        AlarmCommand("shelve", ("reactor.temp.hi",), "sensor check", 600))  # fmt: skip
+        assert state(b, "reactor.temp.hi") is AlarmState.SHELVED
         await until(lambda: state(a, "reactor.temp.hi") is AlarmState.SHELVED)
         await a.stop()
         await b.stop()
@@ -110,18 +174,19 @@ def test_an_acknowledgement_on_one_workstation_shows_on_the_other(engine):
 
 
 def test_a_command_the_state_does_not_allow_is_refused_and_nothing_is_journaled(engine):
-    center = AlarmCenter(DEFS, None, "ws-a")
+    center = AlarmCenter(DEFS, engine, "ws-a")  # not started: the activation below stays queued
     with pytest.raises(AlarmError, match="not unacknowledged"):
-        center.prepare(AlarmCommand("ack", ("reactor.temp.hi",)))(service(engine))
+        give(center, AlarmCommand("ack", ("reactor.temp.hi",)))
     with pytest.raises(AlarmError, match="no alarm 'nope'"):
-        center.prepare(AlarmCommand("ack", ("nope",)))(service(engine))
+        give(center, AlarmCommand("ack", ("nope",)))
     with pytest.raises(AlarmError, match="a reason is required"):
-        center.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "", 60))(service(engine, role="engineer"))
+        give(center, AlarmCommand("shelve", ("reactor.temp.hi",), "", 60), role="engineer")
     center.consume([tv(85.0)])
     with pytest.raises(AlarmError, match="maximum is 28800 s"):
-        center.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "why", 9 * 3600))(service(engine, role="engineer"))
+        give(center, AlarmCommand("shelve", ("reactor.temp.hi",), "why", 9 * 3600), role="engineer")
     with pytest.raises(PermissionDenied):
-        center.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "why", 60))(service(engine, role="operator"))
+        give(center, AlarmCommand("shelve", ("reactor.temp.hi",), "why", 60), role="operator")
+    assert state(center, "reactor.temp.hi") is AlarmState.UNACK
     assert alarm_journal.query(engine) == []
     results = [(r.entry.action, r.entry.result) for r in query(engine, AuditQuery(newest_first=False))]
     assert results == [("ack_alarm", "refused"), ("ack_alarm", "refused"), ("shelve_alarm", "refused"),
@@ -129,14 +194,28 @@ def test_a_command_the_state_does_not_allow_is_refused_and_nothing_is_journaled(
 
 
 def test_ack_all_or_none(engine):
-    center = AlarmCenter(DEFS, None, "ws-a")
+    center = AlarmCenter(DEFS, engine, "ws-a")
     center.consume([tv(95.0)])
     with pytest.raises(AlarmError):
-        center.prepare(AlarmCommand("ack", ("reactor.temp.hihi", "reactor.temp.hi", "nope")))(service(engine))
+        give(center, AlarmCommand("ack", ("reactor.temp.hihi", "reactor.temp.hi", "nope")))
     assert state(center, "reactor.temp.hihi") is AlarmState.UNACK
-    entries = center.prepare(AlarmCommand("ack", ("reactor.temp.hihi", "reactor.temp.hi")))(service(engine))
-    center.apply(entries)
+    entries = give(center, AlarmCommand("ack", ("reactor.temp.hihi", "reactor.temp.hi")))
     assert {state(center, i) for i in ("reactor.temp.hihi", "reactor.temp.hi")} == {AlarmState.ACKED}
+    assert [(e.alarm_id, e.user, e.workstation, e.entry_id > 0) for e in entries] == [
+        ("reactor.temp.hihi", "olga", "ws-a", True), ("reactor.temp.hi", "olga", "ws-a", True)]
+    audit = [r.entry for r in query(engine, AuditQuery(action="ack_alarm", newest_first=False))]
+    assert [(a.user, a.workstation, a.result, a.target) for a in audit] == [
+        ("olga", "ws-a", "refused", "reactor.temp.hihi, reactor.temp.hi, nope"),
+        ("olga", "ws-a", "ok", "reactor.temp.hihi, reactor.temp.hi"),
+    ]
+
+
+def test_a_command_without_a_database_is_refused_and_not_applied():
+    center = AlarmCenter(DEFS, None, "ws-a")
+    center.consume([tv(95.0)])
+    with pytest.raises(DatabaseUnavailable, match="no database"):
+        give(center, AlarmCommand("ack", ("reactor.temp.hihi",)))
+    assert state(center, "reactor.temp.hihi") is AlarmState.UNACK
 
 
 def test_start_up_restores_shelving_service_and_latched_alarms(engine):
@@ -145,8 +224,9 @@ def test_start_up_restores_shelving_service_and_latched_alarms(engine):
         await a.start()
         a.consume([tv(95.0)])
         a.consume([tv(70.0)])  # both return: RTN_UNACK, latched
-        a.apply(a.prepare(AlarmCommand("ack", ("reactor.temp.hi",)))(service(engine)))
-        a.apply(a.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "calibration", 3600))(service(engine, role="engineer")))
+        await a.command(SessionUser("olga", "operator"), AlarmCommand("ack", ("reactor.temp.hi",)))
+        shelve = AlarmCommand("shelve", ("reactor.temp.hi",), "calibration", 3600)
+        await a.command(SessionUser("eric", "engineer"), shelve)
         await a.stop()
 
     async def second():
@@ -192,9 +272,12 @@ def test_cli_snapshot_and_durations(engine):
     asyncio.run(center.stop())
     snap = snapshot_from_journal(alarm_journal.latest_states(engine))
     assert snap["reactor.temp.hihi"].state is AlarmState.UNACK and snap["reactor.temp.hihi"].active
-    entries = carry_out(service(engine), center.definitions, snap, AlarmCommand("ack", ("reactor.temp.hihi",)),
-                        max_shelve_s=3600)  # fmt: skip
-    assert entries[0].to_state is AlarmState.ACKED and entries[0].entry_id > 0
+    cli = AlarmCenter.for_commands(DEFS, engine, "ws-cli", max_shelve_s=3600)  # no engine runs: the journal judges
+    entries = give(cli, AlarmCommand("ack", ("reactor.temp.hihi",)))
+    assert [(e.from_state, e.to_state, e.workstation, e.entry_id > 0) for e in entries] == [
+        (AlarmState.UNACK, AlarmState.ACKED, "ws-cli", True)]
+    with pytest.raises(AlarmError, match="not unacknowledged"):  # the journal now says acknowledged
+        give(cli, AlarmCommand("ack", ("reactor.temp.hihi",)))
     assert [parse_duration(t) for t in ("90", "90s", "30m", "2h", "1h30m", "45 min")] == [90, 90, 1800, 7200, 5400, 2700]
     with pytest.raises(AlarmError, match="not a duration"):
         parse_duration("soon")
@@ -224,15 +307,17 @@ def test_a_holder_that_dies_loses_no_event(engine):
     assert rows == [("reactor.temp.hi", "activate", "ws-a"), ("reactor.temp.hihi", "activate", "ws-b")]
 
 
-def test_the_journal_holder_mails_a_new_top_priority_alarm(engine, smtp_server):
-    """Two workstations on one journal, each with a mailer: the P1 activation is mailed once, by the holder."""
+@pytest.mark.parametrize("names", [("ws-a", "ws-b"), ("plant-server", "plant-server")], ids=["two", "one-name"])
+def test_the_journal_holder_mails_a_new_top_priority_alarm(engine, smtp_server, names):
+    """Two workstations (or two processes under one workstation name) on one journal, each with a mailer:
+    the P1 activation is mailed once, by the holder."""
     from hmi.services.alarm_mail import AlarmMailer
 
     config = smtp_server.mail_config(tls="none", username=None, to=["room@plant.test"], digest_every_s=0)
     mailers = [AlarmMailer(config, lambda: None, poll_s=0.01) for _ in range(2)]
 
     async def main():
-        centers = [AlarmCenter(DEFS, engine, ws, sync_every_s=0.05) for ws in ("ws-a", "ws-b")]
+        centers = [AlarmCenter(DEFS, engine, ws, sync_every_s=0.05) for ws in names]
         for center, mailer in zip(centers, mailers):
             center.on_journaled(mailer.notify)
             mailer.start()

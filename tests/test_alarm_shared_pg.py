@@ -20,7 +20,6 @@ from hmi.config import parse_config
 from hmi.domain.alarm_engine import AlarmState
 from hmi.runtime import Runtime
 from hmi.services.alarm_commands import AlarmCommand
-from hmi.services.commands import CommandService
 from hmi.services.login import authenticate
 from hmi.store import alarm_journal
 from hmi.store.alarm_journal import JournalQuery
@@ -110,12 +109,9 @@ async def scenario(config_path, pg_url: str, sim_url: str, b: CollectorProcess, 
         await until(lambda: a.alarms.engine.status(LIFE).state is AlarmState.UNACK, 10, "the alarm on ws-a")
         await until(lambda: counts(2) == 1, 10, "the alarm on ws-b (P3 1 unacknowledged)")
 
-        # ws-a: olga acknowledges, as the window does (a service call in an executor, then applied here)
+        # ws-a: olga acknowledges, as the window does (one service call: checked, journaled, applied here)
         olga = await loop.run_in_executor(None, lambda: authenticate(a.db, "olga", PW, workstation="ws-a"))
-        commands = CommandService(a.db, lambda: olga, "ws-a")
-        call = a.alarms.prepare(AlarmCommand("ack", (LIFE,), "seen on ws-a"))
-        entries = await loop.run_in_executor(None, call, commands)
-        a.alarms.apply(entries)
+        entries = await a.alarms.command(olga, AlarmCommand("ack", (LIFE,), "seen on ws-a"))
         assert a.alarms.engine.status(LIFE).state is AlarmState.ACKED
         acked_at = entries[0].ts
         seen = len(b.statuses)

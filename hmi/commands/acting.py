@@ -19,6 +19,7 @@ from hmi.domain.session import SessionUser
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from hmi.domain.permissions import Principal
     from hmi.services.commands import CommandService
 
 LOCAL_OWNER_ROLE = "admin"
@@ -77,6 +78,13 @@ def local_owner() -> SessionUser:
 def command_service(args: argparse.Namespace, engine: Engine) -> CommandService:
     """The CommandService acting as --user (after a login) or --local-owner; CommandError otherwise."""
     from hmi.services.commands import CommandService
+
+    actor = acting_user(args, engine)
+    return CommandService(engine, lambda: actor)
+
+
+def acting_user(args: argparse.Namespace, engine: Engine) -> Principal:
+    """The user a command acts as: --user NAME (after a login) or --local-owner; CommandError otherwise."""
     from hmi.services.login import authenticate
     from hmi.domain.users import LoginRefused
 
@@ -95,4 +103,4 @@ def command_service(args: argparse.Namespace, engine: Engine) -> CommandService:
             "say who acts: --user NAME (password from the prompt, the keyring as user.NAME, or standard input), "
             "or --local-owner for recovery"
         )
-    return CommandService(engine, lambda: actor)
+    return actor

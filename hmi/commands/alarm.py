@@ -13,7 +13,7 @@ import sys
 import time
 from contextlib import AbstractContextManager
 
-from hmi.commands.acting import add_actor_options, command_service
+from hmi.commands.acting import acting_user, add_actor_options, command_service
 from hmi.commands.database import open_database
 from hmi.commands.errors import CommandError, as_command_errors
 from hmi.config import load_config
@@ -172,17 +172,19 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _carry_out(args: argparse.Namespace, what: str, ids: list[str], comment: str, duration: float | None) -> int:
-    from hmi.services.alarm_commands import AlarmCommand, carry_out, format_duration, snapshot_from_journal
-    from hmi.services.alarm_reports import latest_states
+    import asyncio
+
+    from hmi.services.alarm_center import AlarmCenter
+    from hmi.services.alarm_commands import AlarmCommand, format_duration
+    from hmi.services.commands import workstation_name
 
     config = load_config(args.config)
-    definitions = {d.alarm_id: d for d in config.alarm_definitions()}
     engine = open_database(args, config)
+    center = AlarmCenter.for_commands(config.alarm_definitions(), engine, workstation_name(),
+                                      max_shelve_s=config.alarms.max_shelve_s)  # fmt: skip
     with _refusals():
         command = AlarmCommand(what, tuple(ids), comment, duration)
-        commands = command_service(args, engine)
-        snapshot = snapshot_from_journal(latest_states(engine))
-        entries = carry_out(commands, definitions, snapshot, command, max_shelve_s=config.alarms.max_shelve_s)
+        entries = asyncio.run(center.command(acting_user(args, engine), command))
     for e in entries:
         until = f" for {format_duration(duration)}" if duration else ""
         print(f"{e.alarm_id}: {STATE_WORDS[e.from_state.value]} -> {STATE_WORDS[e.to_state.value]}{until}")

@@ -6,15 +6,19 @@ when the database or another workstation is away. The database is shared through
 - **Process events** (activate, return, persistent, shelve_ended) are written by the *journal holder*:
   every workstation queues its events, and at each sync the one that holds the lease ``journal``
   (renewed at each sync, taken over by another when it lapses) writes them while the others drop
-  theirs. So each event is in the journal once, however many workstations run, and a workstation
-  that starts while the database is away keeps its events until it can ask. A follower keeps what it
-  did not write a little longer than the lease lives: if the holder goes away without a word, the
-  one that takes over writes the events of the gap that the journal lacks. The holder is also
-  the one that tells the e-mail notifier (on_journaled), so a mail goes out once.
-- **Commands** (ack, shelve, ...) are written by whoever gave them, with their audit record
-  (hmi.services.alarm_commands). Each workstation reads the journal every ``sync_every_s`` and applies
-  the commands given elsewhere to its own engine: an acknowledgement on one screen shows on the others
-  within about a second.
+  theirs. The lease is held by a process, not by a workstation's name (``lease_name``): the collector
+  on the plant server and a window beside it, or a window started twice, run under one name, and
+  only one of them may be the holder; the records still carry the workstation's name. So each event
+  is in the journal once, however many workstations run, and a workstation that starts while the
+  database is away keeps its events until it can ask. A follower keeps what it did not write a
+  little longer than the lease lives: if the holder goes away without a word, the one that takes over
+  writes the events of the gap that the journal lacks. The holder is also the one that tells the
+  e-mail notifier (on_journaled), so a mail goes out once.
+- **Commands** (ack, shelve, ...) are one call, ``await center.command(actor, cmd)``, for the window
+  and `hmi alarm` alike: checked (role, the alarms' states), written by whoever gave them with their
+  audit record in one transaction (hmi.services.alarm_commands), and applied here. Each workstation
+  reads the journal every ``sync_every_s`` and applies the commands given elsewhere to its own
+  engine: an acknowledgement on one screen shows on the others within about a second.
 - At start-up the journal's last word on each alarm is restored: shelving (with its end), suppression,
   out of service, latched alarms, and acknowledgements of alarms still active.
 
@@ -27,6 +31,9 @@ import asyncio
 import collections
 import logging
 import math
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,9 +44,10 @@ from sqlalchemy.engine import Engine
 from hmi.domain.alarm_defs import AlarmDefinition
 from hmi.domain.alarm_engine import AlarmEngine, AlarmError, AlarmEvent, AlarmState, AlarmStatus
 from hmi.domain.alarm_journal import PROCESS, JournalEntry, journal_entry, twin_of
+from hmi.domain.permissions import Principal
 from hmi.domain.tags import TagValue
 from hmi.io.link import LinkState, LinkStatus
-from hmi.services.alarm_commands import AlarmCommand, AlarmSnapshot, carry_out
+from hmi.services.alarm_commands import AlarmCommand, AlarmSnapshot, carry_out, snapshot_from_journal
 from hmi.services.commands import CommandService
 from hmi.store import alarm_journal
 from hmi.store.alarm_journal import JournalQuery
@@ -63,6 +71,13 @@ KEEP_MARGIN_S = 5.0
 # Two workstations' records of one event differ this much at most (a link change is seen at each
 # one's own poll); within it a kept event counts as already journaled.
 SAME_EVENT_S = 2.0
+
+
+def lease_name(workstation: str) -> str:
+    """This process's name on the journal lease: the workstation, the host, the process id and a nonce
+    drawn now, so two processes (or two alarm centers in one) under one workstation name never share it."""
+    return f"{workstation} (pid {os.getpid()} on {socket.gethostname() or 'unknown'}, {secrets.token_hex(4)})"
+
 
 Detector = Callable[[Sequence[TagValue]], Iterable[tuple[str, bool, float, float]]]
 Listener = Callable[[Sequence[JournalEntry]], None]
@@ -95,18 +110,21 @@ class AlarmCenter:
         clock: Callable[[], float] = time.time,
         sync_every_s: float = 0.5,
         lease_ttl_s: float = 5.0,
+        judge_by_journal: bool = False,
     ) -> None:
         self.engine = AlarmEngine(definitions, clock)
         self.definitions: dict[str, AlarmDefinition] = {d.alarm_id: d for d in definitions}
         self._twins = {d.alarm_id: twin_of(d) for d in definitions}
         self.db = db
         self.workstation = workstation
+        self.lease_name = lease_name(workstation)
         self.max_shelve_s = max_shelve_s
         self._links = links
         self._detector = detector
         self._clock = clock
         self._sync_every_s = sync_every_s
         self._lease_ttl_s = lease_ttl_s
+        self._judge_by_journal = judge_by_journal
         self._link_up: dict[str, bool] = {}
         self._queue: collections.deque[JournalEntry] = collections.deque()
         self._kept: collections.deque[JournalEntry] = collections.deque()  # a follower's unwritten events
@@ -122,6 +140,14 @@ class AlarmCenter:
         self._listeners: list[Listener] = []
         self._journaled: list[Listener] = []
         self.version = 0  # bumped on every change a view would show
+
+    @classmethod
+    def for_commands(
+        cls, definitions: Sequence[AlarmDefinition], db: Engine, workstation: str, *, max_shelve_s: float
+    ) -> AlarmCenter:
+        """An alarm center for commands given where no engine runs (`hmi alarm ack ...`): each command is
+        checked against the journal's last word on each alarm instead of a live engine's state."""
+        return cls(definitions, db, workstation, max_shelve_s=max_shelve_s, judge_by_journal=True)
 
     # ----- wiring ---------------------------------------------------------------------------------
 
@@ -180,13 +206,34 @@ class AlarmCenter:
 
     # ----- commands -------------------------------------------------------------------------------
 
-    def prepare(self, command: AlarmCommand) -> Callable[[CommandService], list[JournalEntry]]:
-        """The blocking call that carries out ``command`` (for ctx.command), checked against the state now."""
-        snapshot = self.snapshot()
-        definitions, max_s = self.definitions, self.max_shelve_s
-        return lambda commands: carry_out(commands, definitions, snapshot, command, max_shelve_s=max_s)
+    async def command(self, actor: Principal, command: AlarmCommand) -> list[JournalEntry]:
+        """Give ``command`` as ``actor``: check the role and the alarms' states now, journal it with its
+        audit record in one transaction (in an executor), apply it to this engine; the entries written.
 
-    def apply(self, entries: Iterable[JournalEntry]) -> None:
+        Raises PermissionDenied (audited as denied), AlarmError (audited as refused), DatabaseUnavailable
+        or AuditUnavailable; nothing is written or applied then.
+        """
+        if self.db is None:
+            raise DatabaseUnavailable("this alarm system has no database, so a command cannot be journaled")
+        snapshot = None if self._judge_by_journal else self.snapshot()  # on the engine's thread, at the click
+        commands = CommandService(self.db, lambda: actor, self.workstation)
+        loop = asyncio.get_running_loop()
+        entries = await loop.run_in_executor(None, self._carry_out, commands, snapshot, command)
+        if not self._judge_by_journal:  # no live engine here; the running workstations apply it
+            self._apply(entries)
+        return entries
+
+    def _carry_out(
+        self, commands: CommandService, snapshot: Mapping[str, AlarmSnapshot] | None, command: AlarmCommand
+    ) -> list[JournalEntry]:
+        """In the executor: check, journal and audit ``command`` against ``snapshot`` (None: the journal's)."""
+        if snapshot is None:
+            assert self.db is not None
+            snapshot = snapshot_from_journal(alarm_journal.latest_states(self.db), self._clock())
+        return carry_out(commands, self.definitions, snapshot, command, max_shelve_s=self.max_shelve_s,
+                         clock=self._clock)  # fmt: skip
+
+    def _apply(self, entries: Iterable[JournalEntry]) -> None:
         """Apply command entries (written here or read back from the journal) to this engine."""
         echoes: list[AlarmEvent] = []
         applied: list[JournalEntry] = []
@@ -201,7 +248,8 @@ class AlarmCenter:
                 echoes.extend(self._apply_one(entry))
                 applied.append(entry)
             except AlarmError as error:
-                if entry.what == "ack" and entry.workstation != self.workstation:
+                # Also one given under this workstation's name: another process on this PC gave it.
+                if entry.what == "ack":
                     self._pending[entry.alarm_id] = (entry, self._clock() + PENDING_S)
                 log.debug("journal command %s on %s not applied here: %s", entry.what, entry.alarm_id, error)
         if echoes or applied:
@@ -289,7 +337,7 @@ class AlarmCenter:
 
     def _read_start(self) -> tuple[dict[str, alarm_journal.LatestState], int, bool]:
         assert self.db is not None
-        holder = alarm_journal.hold_lease(self.db, self.workstation, self._lease_ttl_s)
+        holder = alarm_journal.hold_lease(self.db, self.lease_name, self._lease_ttl_s)
         last = alarm_journal.last_id(self.db)
         return alarm_journal.latest_states(self.db), last, holder
 
@@ -322,7 +370,7 @@ class AlarmCenter:
             if self.db is None:
                 continue
             batch = list(self._queue)
-            kept = [] if self._holder else list(self._kept)
+            kept = None if self._holder else list(self._kept)
             try:
                 holder, fresh, written = await loop.run_in_executor(None, self._db_round, batch, kept)
             except (DatabaseUnavailable, exc.DBAPIError, OSError) as error:
@@ -335,7 +383,8 @@ class AlarmCenter:
                          "written" if holder else "left to the journal holder")  # fmt: skip
             self._db_ok, self._last_error = True, ""
             if holder != self._holder:
-                log.info("alarm journal: this workstation %s the journal holder", "is now" if holder else "is no longer")
+                log.info("alarm journal: this process (%s) %s the journal holder", self.lease_name,
+                         "is now" if holder else "is no longer")  # fmt: skip
                 self._holder = holder
             self._keep(batch, holder)
             if written:
@@ -344,7 +393,7 @@ class AlarmCenter:
                     listener(written)
             if fresh:
                 self._last_id = max(self._last_id, fresh[-1].entry_id)
-                self.apply(e for e in fresh if e.is_command)
+                self._apply(e for e in fresh if e.is_command)
 
     def _keep(self, batch: list[JournalEntry], holder: bool) -> None:
         """A follower keeps what it did not write for a while; the holder has written everything."""
@@ -357,20 +406,27 @@ class AlarmCenter:
             self._kept.popleft()
 
     def _db_round(
-        self, batch: list[JournalEntry], kept: list[JournalEntry]
+        self, batch: list[JournalEntry], kept: list[JournalEntry] | None
     ) -> tuple[bool, list[JournalEntry], list[JournalEntry]]:
-        """In the executor: renew the lease; as holder write the queued events (and, just taken over, the
-        kept ones the journal lacks); read what others wrote. (holder, fresh entries, entries written)."""
+        """In the executor: renew the lease; as holder write the queued events; read what others wrote.
+        (holder, fresh entries, entries written). ``kept`` is None for the holder of the last round."""
         assert self.db is not None
-        holder = alarm_journal.hold_lease(self.db, self.workstation, self._lease_ttl_s)
+        holder = alarm_journal.hold_lease(self.db, self.lease_name, self._lease_ttl_s)
         written: list[JournalEntry] = []
         if holder:
-            written = sorted(self._missing(kept), key=lambda e: e.ts) + batch
+            written = self._to_write(batch, kept)
             alarm_journal.append_many(self.db, written)
         return holder, alarm_journal.since(self.db, self._last_id), written
 
+    def _to_write(self, batch: list[JournalEntry], kept: list[JournalEntry] | None) -> list[JournalEntry]:
+        """What a holder writes: the queued events; just taken over, the kept and queued ones the journal
+        lacks, as the last holder (another process, maybe under this workstation's name) saw them too."""
+        if kept is None:
+            return batch
+        return sorted(self._missing(kept + batch), key=lambda e: e.ts)
+
     def _missing(self, kept: list[JournalEntry]) -> list[JournalEntry]:
-        """Of a follower's kept events, those the journal does not have (the last holder went away)."""
+        """Of a follower's events, those the journal does not have (the last holder went away)."""
         if not kept:
             return []
         assert self.db is not None
@@ -399,14 +455,15 @@ class AlarmCenter:
             return
         loop = asyncio.get_running_loop()
         batch = list(self._queue)
+        kept = None if self._holder else list(self._kept)
         try:
-            await loop.run_in_executor(None, self._flush_and_release, batch)
+            await loop.run_in_executor(None, self._flush_and_release, batch, kept)
             self._queue.clear()
         except (DatabaseUnavailable, exc.DBAPIError, OSError) as error:
             log.error("alarm journal: %d events could not be written at shutdown: %s", len(batch), error)
 
-    def _flush_and_release(self, batch: list[JournalEntry]) -> None:
+    def _flush_and_release(self, batch: list[JournalEntry], kept: list[JournalEntry] | None) -> None:
         assert self.db is not None
-        if alarm_journal.hold_lease(self.db, self.workstation, self._lease_ttl_s):
-            alarm_journal.append_many(self.db, batch)
-            alarm_journal.release_lease(self.db, self.workstation)
+        if alarm_journal.hold_lease(self.db, self.lease_name, self._lease_ttl_s):
+            alarm_journal.append_many(self.db, self._to_write(batch, kept))
+            alarm_journal.release_lease(self.db, self.lease_name)

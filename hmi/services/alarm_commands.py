@@ -1,10 +1,11 @@
 """Alarm commands as a user gives them (acknowledge, shelve, suppress, ...): checked, journaled, audited.
 
-The GUI and `hmi alarm` call ``carry_out`` with a snapshot of the alarms' states (the live engine's on
-a workstation, the journal's on the command line). It works out each alarm's transition by the
-engine's own rule (``command_target``), then writes the journal entries and the audit record in one
-transaction: both or neither. The caller applies the written entries to its engine (the other
-workstations read them back from the journal and apply them to theirs).
+The GUI and `hmi alarm` give a command with one call, ``AlarmCenter.command(actor, cmd)``, which runs
+``carry_out`` in an executor with a snapshot of the alarms' states (the live engine's on a workstation,
+the journal's on the command line). It works out each alarm's transition by the engine's own rule
+(``command_target``), then writes the journal entries and the audit record in one transaction: both
+or neither. The alarm center applies the written entries to its engine (the other workstations read
+them back from the journal and apply them to theirs).
 """
 
 from __future__ import annotations

@@ -18,18 +18,17 @@ Digest
     period only when alarms are held back, so none is lost at shutdown.
 
 Sending
-    On a worker thread, one SMTP connection per mail. A failure is retried after each of
-    ``retry_delays`` seconds; a refused login, a missing password, an untrusted certificate, a server
-    without STARTTLS/AUTH and refused recipients are not (retrying cannot help). A mail given up is
-    logged with the server and the reason and counted in ``stats().failed``. The password is asked
-    for at each connection and never appears in a log line or a message.
+    On a worker thread, one SMTP connection per mail, through the transport (hmi.io.smtp). A failure
+    is retried after each of ``retry_delays`` seconds; a refused login, a missing password, an
+    untrusted certificate, a server without STARTTLS/AUTH and refused recipients are not (retrying
+    cannot help). A mail given up is logged with the server and the reason and counted in
+    ``stats().failed``. The password is asked for at each connection and never appears in a log line
+    or a message.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
-import socket
 import ssl
 import threading
 import time
@@ -44,6 +43,7 @@ from email.utils import formatdate, make_msgid
 from hmi.config import MailConfig
 from hmi.domain.alarm_engine import AlarmState
 from hmi.domain.alarm_journal import JournalEntry
+from hmi.io.smtp import SmtpFailure, send
 
 log = logging.getLogger(__name__)
 
@@ -320,14 +320,15 @@ class AlarmMailer:
 
     def _attempt(self, message: EmailMessage) -> _Failure | None:
         """Send once; None when the server took it, else why not (without the password)."""
-        password = None
         try:
-            password = _password_for(self._config, self._password)
-            send_message(self._config, message, password, self._ssl_context)
+            send(self._config, message, _password_for(self._config, self._password), self._ssl_context)
         except _NoPassword as exc:
             return _Failure(str(exc), permanent=True)
+        except SmtpFailure as failure:
+            return _Failure(failure.reason, permanent=failure.permanent)
         except Exception as exc:  # the worker must survive anything
-            return _Failure(_scrub(explain(exc, self._config)[0], password), permanent=_permanent(exc))
+            log.exception("alarm mail: sending failed unexpectedly")
+            return _Failure(f"{type(exc).__name__}: {exc}", permanent=False)
         return None
 
 
@@ -339,7 +340,7 @@ class _Failure:
     permanent: bool
 
 
-# -- SMTP --------------------------------------------------------------------------------------------
+# -- the password and the test mail ------------------------------------------------------------------
 
 
 def _password_for(config: MailConfig, password: PasswordSource) -> str | None:
@@ -355,103 +356,20 @@ def _password_for(config: MailConfig, password: PasswordSource) -> str | None:
     return value
 
 
-def send_message(config: MailConfig, message: EmailMessage, password: str | None,
-                 context: ssl.SSLContext | None = None) -> None:  # fmt: skip
-    """Send one message over one SMTP connection (blocking): TLS as configured, login when there is a user."""
-    context = context or ssl.create_default_context()
-    smtp: smtplib.SMTP
-    if config.tls == "ssl":
-        smtp = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout_s, context=context)
-    else:
-        smtp = smtplib.SMTP(config.host, config.port, timeout=config.timeout_s)
-    try:
-        if config.tls == "starttls":
-            smtp.starttls(context=context)
-        if config.username:
-            smtp.login(config.username, password or "")
-        refused = smtp.send_message(message, from_addr=config.sender, to_addrs=list(config.to))
-        if refused:
-            log.warning("alarm mail: %s:%d refused %s", config.host, config.port, ", ".join(sorted(refused)))
-        try:
-            smtp.quit()
-        except (smtplib.SMTPException, OSError):
-            pass  # the message was accepted; a lost goodbye changes nothing
-    finally:
-        smtp.close()
-
-
 def send_test_mail(config: MailConfig, password: PasswordSource, *, ssl_context: ssl.SSLContext | None = None) -> str:
     """Send one test message now; a one-line result, or MailError naming the server, the reason and what to check."""
     server = f"{config.host}:{config.port}"
     message = _envelope(config, "[HMI] test mail", "This is a test mail of the HMI's alarm notifications.\n"
                         f"Sent {_utc(time.time())} via {server} ({config.tls}).\n", "test")  # fmt: skip
-    secret = None
     try:
-        secret = _password_for(config, password)
-        send_message(config, message, secret, ssl_context)
+        send(config, message, _password_for(config, password), ssl_context)
     except _NoPassword as exc:
         raise MailError(f"cannot send mail via {server}: {exc}") from None
-    except Exception as exc:
-        reason, check = explain(exc, config)
-        raise MailError(_scrub(f"cannot send mail via {server} ({config.tls}): {reason}; check {check}", secret)) from None
+    except SmtpFailure as failure:
+        reason = f"{failure.reason}; check {failure.check}"
+        raise MailError(f"cannot send mail via {server} ({config.tls}): {reason}") from None
     user = f", as {config.username}" if config.username else ""
     return f"test mail sent via {server} ({config.tls}{user}) to {', '.join(config.to)}"
-
-
-def explain(exc: BaseException, config: MailConfig) -> tuple[str, str]:
-    """Why sending failed and what to check, one line each (SMTP errors before OSError: they are OSErrors)."""
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return (f"login refused for user {config.username!r} ({_smtp_text(exc)})",
-                "the user name in [alarms.mail] and the secret 'smtp'")  # fmt: skip
-    if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return f"the server does not offer it: {exc}", "the tls setting and whether the server needs a login"
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        refused = "; ".join(f"{to}: {_smtp_text(err)}" for to, err in exc.recipients.items())
-        return f"recipients refused ({refused})", "the addresses in [alarms.mail] to"
-    if isinstance(exc, smtplib.SMTPSenderRefused):
-        return f"sender {exc.sender!r} refused ({_smtp_text(exc)})", "the sender in [alarms.mail]"
-    if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, TimeoutError):
-        return f"no answer within {config.timeout_s:g} s", "the host and port, the tls setting and any firewall between"
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return f"the server closed the connection ({exc or 'no reason given'})", "the tls setting and the port"
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return f"the server answered {_smtp_text(exc)}", "the mail server's log"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (f"TLS failure: certificate not trusted ({exc.verify_message})",
-                "the server's certificate: its CA trusted on this PC, its name matching the host")  # fmt: skip
-    if isinstance(exc, ssl.SSLError):
-        return (f"TLS failure ({exc.reason or exc})",
-                f"the tls setting ({config.tls}; ssl usually on port 465, starttls on 587)")  # fmt: skip
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused", "the host and port, and that the mail server is running"
-    if isinstance(exc, socket.gaierror):
-        return f"unknown host ({exc.strerror})", "the host name"
-    if isinstance(exc, TimeoutError):
-        return f"no answer within {config.timeout_s:g} s", "the host and port, the tls setting and any firewall between"
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc) or type(exc).__name__, "the host, the port and the network"
-    return f"{type(exc).__name__}: {exc}", "the log"
-
-
-def _permanent(exc: BaseException) -> bool:
-    """True for failures that a retry cannot mend."""
-    if isinstance(exc, smtplib.SMTPAuthenticationError):
-        return exc.smtp_code >= 500
-    return isinstance(exc, (smtplib.SMTPNotSupportedError, smtplib.SMTPRecipientsRefused, ssl.SSLCertVerificationError))
-
-
-def _smtp_text(exc: object) -> str:
-    code = getattr(exc, "smtp_code", None)
-    text = getattr(exc, "smtp_error", b"")
-    if isinstance(exc, tuple):
-        code, text = exc
-    text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
-    return " ".join(f"{code or ''} {text}".split())
-
-
-def _scrub(text: str, secret: str | None) -> str:
-    """The text with the password replaced, should a server ever echo it."""
-    return text.replace(secret, "***") if secret else text
 
 
 # -- messages ----------------------------------------------------------------------------------------

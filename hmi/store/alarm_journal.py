@@ -1,5 +1,5 @@
 """The alarm journal in SQL: append entries, read them back (since an id, or by a query), the latest
-state of each alarm, and the lease that names the workstation writing the process events."""
+state of each alarm, and the lease that names the process writing the process events."""
 
 from __future__ import annotations
 
@@ -167,7 +167,11 @@ def is_process(entry: JournalEntry) -> bool:
 
 
 def hold_lease(engine: Engine, holder: str, ttl_s: float, name: str = JOURNAL_LEASE, now: float | None = None) -> bool:
-    """Take or renew the lease ``name`` for ``holder`` (for ttl_s); True when ``holder`` holds it now."""
+    """Take or renew the lease ``name`` for ``holder`` (for ttl_s); True when ``holder`` holds it now.
+
+    ``holder`` names one process (hmi.services.alarm_center.lease_name), not a workstation: two processes
+    under one workstation name must not both hold it.
+    """
     now_us = _us(time.time() if now is None else now)
     expires = now_us + _us(ttl_s)
     c = alarm_lease.c
@@ -187,7 +191,7 @@ def hold_lease(engine: Engine, holder: str, ttl_s: float, name: str = JOURNAL_LE
 
 
 def release_lease(engine: Engine, holder: str, name: str = JOURNAL_LEASE) -> None:
-    """Give the lease up (at shutdown), so another workstation takes over at once."""
+    """Give the lease up (at shutdown), so another process takes over at once."""
     c = alarm_lease.c
     with write_connection(engine) as conn, conn.begin():
         conn.execute(update(alarm_lease).where(c.name == name, c.holder == holder).values(expires_us=0))

@@ -127,8 +127,8 @@ alarm_journal = Table(
     Index("ix_alarm_journal_alarm", "alarm_id", "id"),
 )
 
-# Who writes the process events to the journal: one row per lease name, held by a workstation until
-# expires_us unless renewed; another takes it over when it has expired (the holder went away).
+# Who writes the process events to the journal: one row per lease name, held by one process (workstation,
+# host, pid, nonce) until expires_us unless renewed; another takes it over when it has expired.
 alarm_lease = Table(
     "alarm_lease",
     metadata,

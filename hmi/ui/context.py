@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from hmi.domain.permissions import Action
+from hmi.domain.permissions import Action, Principal
 from hmi.domain.plant import Plant
 from hmi.domain.session import Session, SessionLocked
 from hmi.domain.tag_bus import TagBus
@@ -100,12 +100,17 @@ class AppContext(QObject):
         """
         if self.commands is None:
             raise NoCommands("this window has no database for commands")
+        actor = await self.acting_user()
+        commands = CommandService(self.commands.engine, lambda: actor, self.commands.workstation)
+        return await asyncio.get_running_loop().run_in_executor(None, call, commands)
+
+    async def acting_user(self) -> Principal:
+        """The session's user for a command given now; a locked station first asks for a login
+        (login_prompt), SessionLocked if nobody logs in."""
         if self.session.locked:
             if self.login_prompt is None or not await self.login_prompt():
                 raise SessionLocked("the workstation is locked: log in to give commands")
-        actor = self.session.actor()  # on this thread, at the moment of the click
-        commands = CommandService(self.commands.engine, lambda: actor, self.commands.workstation)
-        return await asyncio.get_running_loop().run_in_executor(None, call, commands)
+        return self.session.actor()  # on this thread, at the moment of the click
 
     def refresh(self) -> None:
         """Emit one tick now with what changed (the timer calls this; tests may too)."""

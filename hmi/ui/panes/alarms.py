@@ -2,8 +2,9 @@
 
 The table is rebuilt only when the alarm center's ``version`` changed, checked once per refresh tick
 (never per alarm event), so a flood costs one rebuild a tick; the selection survives by alarm id.
-Unacknowledged rows flash from one timer for the whole table. Commands go through ``ctx.command``
-(in an executor, as the session's user) and ``AlarmCenter.apply``; a refusal is shown in the pane.
+Unacknowledged rows flash from one timer for the whole table. A command is one service call,
+``AlarmCenter.command``, as the session's user (a locked station asks for a login first); a refusal is
+shown in the pane.
 Shelved, suppressed and out-of-service alarms are hidden by default and counted under the table.
 """
 
@@ -52,7 +53,7 @@ from hmi.ui.alarm_model import (
     AlarmTableModel,
     PriorityDelegate,
 )
-from hmi.ui.context import AppContext, NoCommands
+from hmi.ui.context import AppContext
 from hmi.ui.dialog_tasks import Tasks, open_dialog
 from hmi.ui.pane_registry import PaneSpec, register_pane
 
@@ -506,15 +507,14 @@ class AlarmPane(QWidget):
             return False
         self._say("…", problem=False)
         try:
-            entries = await self.ctx.command(center.prepare(command))
-        except (PermissionDenied, SessionLocked, NoCommands, AlarmError) as error:
+            await center.command(await self.ctx.acting_user(), command)
+        except (PermissionDenied, SessionLocked, AlarmError) as error:
             self._say(f"{theme.SHAPE_WARNING} Not done: {error}", problem=True)
             return False
         except Exception as error:  # the database or the audit trail is away, or anything unforeseen
             log.warning("alarm command %s failed: %s", command.what, error)
             self._say(f"{theme.SHAPE_WARNING} Not done: {str(error) or type(error).__name__}", problem=True)
             return False
-        center.apply(entries)
         self.refresh()
         done = next(c.done for c in COMMANDS if c.what == command.what)
         n = len(command.alarm_ids)
