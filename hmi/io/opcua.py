@@ -16,6 +16,7 @@ from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusC
 from asyncua.common.utils import ServiceError
 from asyncua.crypto import security_policies
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+from asyncua.observer import Observer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
@@ -35,6 +36,9 @@ STATE_POLL_S = 0.2
 RECONNECT_MAX_DELAY_S = 2.0
 # A burst bigger than this would be dropped by asyncua's iterator queue; size it for minutes of 10 kHz.
 EVENT_QUEUE_MAX = 500_000
+# Nodes per Read request when the tags are read again after an outage (servers limit MaxNodesPerRead).
+READ_CHUNK = 500
+READ_AGAIN_TRIES = 3
 
 _POLICIES = {
     "Basic256Sha256": security_policies.SecurityPolicyBasic256Sha256,
@@ -78,6 +82,25 @@ def _quality(status: ua.StatusCode | None) -> tuple[Quality, str]:
     return Quality.BAD, name
 
 
+def _tag_value(tag: str, value: object, dv: ua.DataValue | None, now: float) -> TagValue:
+    """A TagValue with the server's own status and source timestamp (its server timestamp if it gives none)."""
+    quality, reason = _quality(dv.StatusCode if dv is not None else None)
+    source_ts = _epoch(dv.SourceTimestamp or dv.ServerTimestamp, now) if dv is not None else now
+    return coerce_value(tag, value, source_ts, now, quality, reason)
+
+
+class _AnswerClock(Observer):
+    """Notes when the server last answered a request: how long it has been silent when the link is lost."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def on_request(self, request_type: str, duration: float, error: BaseException | None) -> None:
+        """Called by asyncua after each request."""
+        if error is None:
+            self.last = time.monotonic()
+
+
 class OpcUaSource:
     """Reads the tags of one PLC endpoint through a subscription and publishes them on the tag bus.
 
@@ -99,7 +122,9 @@ class OpcUaSource:
         self._password = password
         self._client: Client | None = None
         self._handle_to_tag: dict[int, str] = {}
-        self._node_to_tag: dict[str, str] = {}
+        self._monitored: list[tuple[str, ua.NodeId]] = []  # (tag, node) of every monitored item
+        self._answers = _AnswerClock()
+        self._read_again_task: asyncio.Task[None] | None = None
         self._pending: list[TagValue] = []
         self._flush_scheduled = False
         self._stopping = asyncio.Event()
@@ -113,17 +138,17 @@ class OpcUaSource:
     async def run(self) -> None:
         """Connect, subscribe and publish until stop() is called; never raises for a PLC that is away."""
         delay = 0.5
-        first_failure_logged = False
+        logged = ""
         while not self._stopping.is_set():
             client = self._make_client()
             try:
                 await self._connect(client)
             except Exception as exc:  # any failure to reach or talk to the PLC: retry with back-off
                 reason = _describe_error(exc)
-                if not first_failure_logged:
+                if reason != logged:  # once per cause, not once per attempt
                     log.warning("%s: cannot connect to %s: %s; retrying", self.endpoint.name, self.endpoint.url, reason)
-                    first_failure_logged = True
-                self._mark_all_bad(f"no connection to {self.endpoint.name}: {reason}", LinkState.DOWN)
+                    logged = reason
+                self._mark_all_bad(f"no connection to {self.endpoint.name}: {reason}", LinkState.DOWN, _reason(exc))
                 await _close_quietly(client)
                 if await self._wait_stop(delay):
                     return
@@ -140,6 +165,10 @@ class OpcUaSource:
     async def stop(self) -> None:
         """Ask run() to end; it disconnects and returns."""
         self._stopping.set()
+
+    def mark_stopped(self) -> None:
+        """Say the link was ended by the HMI (after run() returned), so no status shows it up any more."""
+        self._set_status(LinkState.STOPPED, "stopped by the HMI")
 
     async def write_value(self, tag_id: str, value: float) -> None:
         """Write a value (a setpoint) on this source's connection; SetpointWriteError in words if it was not."""
@@ -167,6 +196,8 @@ class OpcUaSource:
         )
         client.name = client.description = "hmi"
         client.application_uri = "urn:hmi:client"
+        client.uaclient.observer = self._answers
+        client.connection_lost_callback = self._on_connection_lost
         if ep.username:
             client.set_user(ep.username)
             if self._password is not None:
@@ -227,6 +258,7 @@ class OpcUaSource:
         try:
             await asyncio.wait({consume, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._cancel_read_again()
             for task in (monitor, consume, stop):
                 task.cancel()
             await asyncio.gather(monitor, consume, stop, return_exceptions=True)
@@ -245,7 +277,8 @@ class OpcUaSource:
             handles.append((handle, spec))
         results = await sub.create_monitored_items(requests) if requests else []
         self._handle_to_tag.clear()
-        for (handle, spec), result in zip(handles, results):
+        self._monitored.clear()
+        for (handle, spec), result, request in zip(handles, results, requests):
             if isinstance(result, ua.StatusCode):
                 reason = f"node {spec.node_id} on {self.endpoint.name}: {result.name}"
                 if result.value == ua.StatusCodes.BadNodeIdUnknown:
@@ -254,6 +287,7 @@ class OpcUaSource:
                 self._mark_bad(spec.tag_id, reason)
             else:
                 self._handle_to_tag[handle] = spec.tag_id
+                self._monitored.append((spec.tag_id, request.ItemToMonitor.NodeId))
         self._flush()
 
     async def _consume(self, sub) -> None:
@@ -265,17 +299,12 @@ class OpcUaSource:
                 tag = handle_to_tag.get(item.ClientHandle)
                 if tag is None:
                     continue
-                now = time.time()
-                dv = item.Value
-                quality, reason = _quality(dv.StatusCode if dv is not None else None)
-                source_ts = _epoch(dv.SourceTimestamp or dv.ServerTimestamp, now) if dv is not None else now
-                tv = coerce_value(tag, event.value, source_ts, now, quality, reason)
+                tv = _tag_value(tag, event.value, item.Value, time.time())
                 pending.append(tv)
                 if tv.quality is Quality.GOOD:
                     self.bad_tags.pop(tag, None)
                 elif self.bad_tags.get(tag) != tv.reason:
-                    self.bad_tags[tag] = tv.reason
-                    log.warning("%s: %s; marked %s", tag, tv.reason, tv.quality.name)
+                    self._note_bad(tv)
                 self.changes_received += 1
                 if not self._flush_scheduled:
                     # Runs after this burst is drained: one bus batch per publish response.
@@ -284,18 +313,100 @@ class OpcUaSource:
             elif isinstance(event, StatusChangeEvent):
                 log.warning("%s: subscription status %s", self.endpoint.name, event.notification.Status)
 
+    def _note_bad(self, tv: TagValue) -> None:
+        self.bad_tags[tv.tag] = tv.reason
+        log.warning("%s: %s; marked %s", tv.tag, tv.reason, tv.quality.name)
+
+    async def _on_connection_lost(self, exc: Exception) -> None:
+        """asyncua's supervisor found the link dead (its watchdog read timed out, the socket closed)."""
+        # No await in here: the supervisor marks the client reconnecting right after this returns.
+        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+            silent_s = max(1.0, time.monotonic() - self._answers.last)
+            reason = f"no answer from the PLC for {silent_s:.0f} s"
+        elif isinstance(exc, ua.UaStatusCodeError):
+            reason = f"the PLC refused the session ({ua.StatusCode(exc.code).name})"
+        elif type(exc) is ConnectionError:  # asyncua's own: the socket closed under it
+            reason = "the PLC closed the connection"
+        else:
+            reason = _describe_error(exc)
+        self._link_lost(reason)
+
     async def _watch_state(self, client: Client) -> None:
-        was_up = True
         while True:
             await asyncio.sleep(STATE_POLL_S)
             up = client.uaclient.state is UaClientState.CONNECTED
-            if was_up and not up:
-                log.warning("%s: connection to %s lost; reconnecting", self.endpoint.name, self.endpoint.url)
-                self._mark_all_bad(f"connection to {self.endpoint.name} lost", LinkState.DOWN)
-            elif up and not was_up:
-                log.info("%s: connection to %s is back", self.endpoint.name, self.endpoint.url)
-                self._set_status(LinkState.UP, f"connected to {self.endpoint.url}")
-            was_up = up
+            if not up and self.status.state is LinkState.UP:
+                # The supervisor names the cause (_on_connection_lost) right after the state changed.
+                await asyncio.sleep(STATE_POLL_S)
+                if self.status.state is LinkState.UP:
+                    self._link_lost("the connection closed")
+            elif up and self.status.state is not LinkState.UP:
+                self._link_back(client)
+
+    def _link_lost(self, reason: str) -> None:
+        if self.status.state is not LinkState.UP:
+            return
+        self._cancel_read_again()
+        name, url = self.endpoint.name, self.endpoint.url
+        log.warning("%s: connection to %s lost (%s); reconnecting", name, url, reason)
+        self._mark_all_bad(f"connection to {name} lost: {reason}", LinkState.DOWN, reason)
+
+    def _link_back(self, client: Client) -> None:
+        """The link carries data again (a new session, or the old one resumed after the PLC hung)."""
+        down_s = max(0.0, time.time() - self.status.since)
+        self._set_status(LinkState.UP, f"connected to {self.endpoint.url}")
+        self._cancel_read_again()
+        self._read_again_task = asyncio.create_task(self._read_again(client, down_s),
+                                                    name=f"opcua-read-again-{self.endpoint.name}")
+
+    def _cancel_read_again(self) -> None:
+        if self._read_again_task is not None:
+            self._read_again_task.cancel()
+            self._read_again_task = None
+
+    async def _read_again(self, client: Client, down_s: float) -> None:
+        """Read every monitored node once and publish what the server has.
+
+        A resumed session sends no initial values: without this, every tag whose value does not
+        change again (a setpoint, a status) would stay Bad.
+        """
+        name, url = self.endpoint.name, self.endpoint.url
+        for attempt in range(1, READ_AGAIN_TRIES + 1):
+            try:
+                count = await self._read_all(client)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the link may fail again at once: the next loss says so
+                if attempt == READ_AGAIN_TRIES or self.status.state is not LinkState.UP:
+                    log.warning("%s: connection to %s is back after %.0f s, but reading the tags again failed: %s; "
+                                "they stay Bad until their value changes", name, url, down_s, _describe_error(exc))
+                    return
+                await asyncio.sleep(1.0)
+            else:
+                log.info("%s: connection to %s is back after %.0f s; %d tags read again", name, url, down_s, count)
+                return
+
+    async def _read_all(self, client: Client) -> int:
+        monitored = list(self._monitored)
+        count = 0
+        for start in range(0, len(monitored), READ_CHUNK):
+            chunk = monitored[start : start + READ_CHUNK]
+            params = ua.ReadParameters()
+            params.MaxAge = 0
+            params.TimestampsToReturn = ua.TimestampsToReturn.Both
+            params.NodesToRead = [ua.ReadValueId(NodeId=node, AttributeId=ua.AttributeIds.Value) for _, node in chunk]
+            results = await client.uaclient.read(params)
+            now = time.time()
+            for (tag, _), dv in zip(chunk, results):
+                tv = _tag_value(tag, dv.Value.Value if dv.Value is not None else None, dv, now)
+                self._pending.append(tv)
+                if tv.quality is Quality.GOOD:
+                    self.bad_tags.pop(tag, None)
+                elif self.bad_tags.get(tag) != tv.reason:
+                    self._note_bad(tv)
+                count += 1
+            self._flush()
+        return count
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -308,16 +419,16 @@ class OpcUaSource:
         self.bad_tags[tag_id] = reason
         self._pending.append(TagValue(tag_id, None, Quality.BAD, now, now, reason))
 
-    def _mark_all_bad(self, reason: str, state: LinkState) -> None:
-        if self.status.state is not state or self.status.detail != reason:
-            for spec in self.tags:
-                self._mark_bad(spec.tag_id, reason)
-            self._flush()
-        self._set_status(state, reason)
-
-    def _set_status(self, state: LinkState, detail: str) -> None:
+    def _mark_all_bad(self, detail: str, state: LinkState, reason: str) -> None:
         if self.status.state is not state or self.status.detail != detail:
-            self.status = LinkStatus.now(self.endpoint.name, state, detail)
+            for spec in self.tags:
+                self._mark_bad(spec.tag_id, detail)
+            self._flush()
+        self._set_status(state, detail, reason)
+
+    def _set_status(self, state: LinkState, detail: str, reason: str = "") -> None:
+        if self.status.state is not state or self.status.detail != detail:
+            self.status = LinkStatus.now(self.endpoint.name, state, detail, reason)
             if self.on_status is not None:
                 self.on_status(self.status)
 
@@ -490,6 +601,13 @@ async def _offered_security(client: Client) -> str:
         if text not in offered:
             offered.append(text)
     return ", ".join(offered)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection failed in a few words, for the status line (the log and the tooltip say more)."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return _describe_error(exc)
 
 
 def _describe_error(exc: BaseException) -> str:
