@@ -106,7 +106,9 @@ class OpcUaSource:
 
     Connects (and keeps retrying until it can), subscribes every tag with its sampling interval
     and deadband, and turns each data change into a TagValue. A lost connection marks every tag
-    of the endpoint Bad; asyncua's supervisor reconnects and recreates the subscription.
+    of the endpoint Bad, with the reason; asyncua's supervisor reconnects (a new session) or resumes
+    the old one (after a PLC that hung), and then every monitored node is read once, because a
+    resumed session sends no initial values.
     """
 
     def __init__(
