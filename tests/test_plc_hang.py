@@ -1,7 +1,9 @@
 """A PLC that hangs (SIGSTOP) and resumes (SIGCONT), and a PLC that is not there: what `hmi collect` shows.
 
 After a resume the session is reactivated, not recreated, so the server sends no initial values:
-the tags whose value does not change (the setpoints, status tags) must be read again.
+the tags whose value does not change (the setpoints, status tags) must be read again, and what is
+read again is the value at the time of the read: a setpoint's own source timestamp is older than the
+Bad sample of the hang, so the historian and the trend would put the Good value behind it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,15 @@ import re
 import signal
 import time
 
-import pytest
+import asyncio
 
+import pytest
+from sqlalchemy import create_engine, text
+
+from hmi.config import parse_config
+from hmi.domain.plant import TagKind
+from hmi.domain.tags import Quality, TagValue
+from hmi.io.opcua import OpcUaSource
 from hmi.sim_process import free_port
 from tests.collector_proc import CollectorProcess
 from tests.fixtures_plc import run_plc_sim
@@ -39,15 +48,34 @@ def log_lines(collector: CollectorProcess, pattern: str) -> list[str]:
     return [line for line in collector.stderr.splitlines() if re.search(pattern, line)]
 
 
+def history(db_url: str, tag: str) -> list[tuple[float, int]]:
+    """(time in s, quality) of every stored sample of a tag, oldest first: what a trend or an export shows."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT s.ts_us, s.quality FROM samples s JOIN tags t ON t.id = s.tag_id "
+                                     "WHERE t.name = :n ORDER BY s.ts_us"), {"n": tag}).all()
+    finally:
+        engine.dispose()
+    return [(ts_us / 1e6, quality) for ts_us, quality in rows]
+
+
+def setpoints(config_text: str) -> list[str]:
+    """The setpoint tags of a plant: values that do not change unless someone writes them."""
+    return [t.tag_id for t in parse_config(config_text).plant().tags if t.kind is TagKind.SETPOINT]
+
+
 @pytest.mark.slow
 def test_a_plc_that_hangs_then_resumes_has_every_tag_good_within_10s_and_says_why(tmp_path, plc_sim_factory):
     sim = plc_sim_factory(seed=1, rate=5)
     config = tmp_path / "plant.toml"
     config.write_text(sim.config_text)
-    collector = CollectorProcess(config, f"sqlite:///{tmp_path / 'h.sqlite'}", status_interval=0.25).start()
+    db_url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    collector = CollectorProcess(config, db_url, status_interval=0.25).start()
     try:
         collector.wait_for(lambda s: s.good == ALL_TAGS and "plc1=up" in s.text, 30, "all tags good")
 
+        hung_wall = time.time()
         hung_at = time.monotonic()
         os.kill(sim.proc.pid, signal.SIGSTOP)
         try:
@@ -76,6 +104,15 @@ def test_a_plc_that_hangs_then_resumes_has_every_tag_good_within_10s_and_says_wh
     back = log_lines(collector, r"plc1: connection to \S+ is back")
     assert len(back) == 1 and "29 tags read again" in back[0], back
     assert len(log_lines(collector, r"plc1:")) <= 4, collector.stderr[-3000:]
+
+    # The historian: every setpoint (unchanged all along) is Good again after the Bad of the hang.
+    names = setpoints(sim.config_text)
+    assert "drillrig1.setpoint" in names
+    for tag in names:
+        rows = history(db_url, tag)
+        bad = [ts for ts, quality in rows if quality != 0 and hung_wall <= ts <= resumed_wall]
+        assert bad, (tag, rows)
+        assert any(quality == 0 and ts > max(bad) for ts, quality in rows), (tag, rows)
 
 
 def test_a_collector_without_its_plc_says_why_in_the_status_line_and_stopped_at_exit(tmp_path):
@@ -108,3 +145,35 @@ def test_the_status_bar_says_why_a_link_is_down_and_that_a_stopped_one_is_not_up
     assert link_text(down) == ("▲ plc1 DOWN (no answer from the PLC for 2 s)", "down")
     assert link_text(LinkStatus.now("plc1", LinkState.STOPPED, "stopped by the HMI")) == ("▲ plc1 stopped", "down")
     assert link_text(LinkStatus.now("plc1", LinkState.UP, "connected")) == ("● plc1 up", "up")
+
+
+def test_the_first_value_after_connect_of_an_unchanged_setpoint_is_stamped_at_or_after_the_connect(plc_sim):
+    """Its source timestamp is when the PLC started: behind the collector's 'no data' marker of a restart."""
+    config = parse_config(plc_sim.config_text)
+    names = setpoints(plc_sim.config_text)
+    first: dict[str, TagValue] = {}
+
+    def publish(batch) -> None:
+        for tv in batch:
+            first.setdefault(tv.tag, tv)
+
+    async def connect() -> float:
+        source = OpcUaSource(config.endpoints[0], config.plant().tags, publish)
+        connect_at = time.time()
+        task = asyncio.create_task(source.run())
+        try:
+            deadline = time.monotonic() + 30
+            while len(first) < len(config.plant().tags) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        finally:
+            await source.stop()
+            await task
+        return connect_at
+
+    time.sleep(0.5)  # the setpoints were set when plc-sim started; the collector connects later
+    connect_at = asyncio.run(connect())
+    assert sorted(first) == sorted(t.tag_id for t in config.plant().tags)
+    for tag in names:
+        tv = first[tag]
+        assert tv.quality is Quality.GOOD and tv.value is not None, tv
+        assert tv.source_ts >= connect_at, (tag, tv.source_ts - connect_at)

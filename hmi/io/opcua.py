@@ -16,7 +16,7 @@ from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusC
 from asyncua.common.utils import ServiceError
 from asyncua.crypto import security_policies
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
-from asyncua.observer import Observer
+from asyncua.observer import Observer, SubscriptionEvent
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
@@ -36,8 +36,10 @@ STATE_POLL_S = 0.2
 RECONNECT_MAX_DELAY_S = 2.0
 # A burst bigger than this would be dropped by asyncua's iterator queue; size it for minutes of 10 kHz.
 EVENT_QUEUE_MAX = 500_000
-# Nodes per Read request when the tags are read again after an outage (servers limit MaxNodesPerRead).
+# Nodes per Read request when the tags are read again after an outage (servers limit MaxNodesPerRead);
+# the last one of each is the server's clock.
 READ_CHUNK = 500
+SERVER_CLOCK = ua.NodeId(ua.ObjectIds.Server_ServerStatus_CurrentTime)
 READ_AGAIN_TRIES = 3
 
 _POLICIES = {
@@ -82,23 +84,44 @@ def _quality(status: ua.StatusCode | None) -> tuple[Quality, str]:
     return Quality.BAD, name
 
 
-def _tag_value(tag: str, value: object, dv: ua.DataValue | None, now: float) -> TagValue:
-    """A TagValue with the server's own status and source timestamp (its server timestamp if it gives none)."""
+def _tag_value(
+    tag: str, value: object, dv: ua.DataValue | None, now: float, current_at: float | None = None
+) -> TagValue:
+    """A TagValue with the server's own status and source timestamp (its server timestamp if it gives none).
+
+    ``current_at`` is a time at which the value is known to be the server's current one (it was read
+    then, or the subscription that delivers it was made then): the sample is stamped no earlier.
+    """
     quality, reason = _quality(dv.StatusCode if dv is not None else None)
     source_ts = _epoch(dv.SourceTimestamp or dv.ServerTimestamp, now) if dv is not None else now
+    if current_at is not None:
+        source_ts = max(source_ts, current_at)
     return coerce_value(tag, value, source_ts, now, quality, reason)
 
 
+def _server_clock(dv: ua.DataValue, fallback: float) -> float:
+    """The server's CurrentTime read with a batch (when it was read, on the server's clock), else fallback."""
+    ok = dv.StatusCode is None or dv.StatusCode.is_good()
+    clock = dv.Value.Value if ok and dv.Value is not None else None
+    return _epoch(clock, fallback) if isinstance(clock, datetime) else fallback
+
+
 class _AnswerClock(Observer):
-    """Notes when the server last answered a request: how long it has been silent when the link is lost."""
+    """Notes when the server last answered (how long it was silent at a loss) and when a subscription was made."""
 
     def __init__(self) -> None:
         self.last = time.monotonic()
+        self.on_subscription_made: Callable[[], None] | None = None
 
     def on_request(self, request_type: str, duration: float, error: BaseException | None) -> None:
         """Called by asyncua after each request."""
         if error is None:
             self.last = time.monotonic()
+
+    def on_subscription_event(self, subscription_id: int | None, event: SubscriptionEvent) -> None:
+        """Called by asyncua when it created a subscription, before it creates its monitored items."""
+        if event in (SubscriptionEvent.CREATED, SubscriptionEvent.RECREATED) and self.on_subscription_made:
+            self.on_subscription_made()
 
 
 class OpcUaSource:
@@ -109,6 +132,16 @@ class OpcUaSource:
     of the endpoint Bad, with the reason; asyncua's supervisor reconnects (a new session) or resumes
     the old one (after a PLC that hung), and then every monitored node is read once, because a
     resumed session sends no initial values.
+
+    A value read again, and the first value of each node from a new subscription (its initial value),
+    is the server's current value at that moment, so it is stamped max(SourceTimestamp, that moment):
+    the server's clock read in the same request (else the time the answer came), or the time the
+    subscription was made. Why: an unchanged value (a setpoint) carries the time it last changed,
+    older than the Bad sample published when the link went down or the "no data" marker a restarted
+    collector stores after its last sample, so the historian and the live trend (which refuse a
+    sample behind their newest) would show it Bad until it next changes. Not the arrival time of an
+    initial value: the changes queued behind it in the same publish must stay newer; and not the
+    DataValue's ServerTimestamp, which asyncua servers (plc-sim) set at the last write, not the read.
     """
 
     def __init__(
@@ -126,6 +159,9 @@ class OpcUaSource:
         self._handle_to_tag: dict[int, str] = {}
         self._monitored: list[tuple[str, ua.NodeId]] = []  # (tag, node) of every monitored item
         self._answers = _AnswerClock()
+        self._answers.on_subscription_made = self._subscription_made
+        self._subscribed_at: float | None = None  # when the current subscription was (re)made
+        self._initial_pending: set[int] = set()  # handles whose initial value has not come yet
         self._read_again_task: asyncio.Task[None] | None = None
         self._pending: list[TagValue] = []
         self._flush_scheduled = False
@@ -301,7 +337,11 @@ class OpcUaSource:
                 tag = handle_to_tag.get(item.ClientHandle)
                 if tag is None:
                     continue
-                tv = _tag_value(tag, event.value, item.Value, time.time())
+                current_at = None
+                if not event.replayed and item.ClientHandle in self._initial_pending:
+                    self._initial_pending.discard(item.ClientHandle)
+                    current_at = self._subscribed_at
+                tv = _tag_value(tag, event.value, item.Value, time.time(), current_at)
                 pending.append(tv)
                 if tv.quality is Quality.GOOD:
                     self.bad_tags.pop(tag, None)
@@ -314,6 +354,11 @@ class OpcUaSource:
                     asyncio.get_running_loop().call_soon(self._flush)
             elif isinstance(event, StatusChangeEvent):
                 log.warning("%s: subscription status %s", self.endpoint.name, event.notification.Status)
+
+    def _subscription_made(self) -> None:
+        """asyncua made the subscription (again): the next value of every item is its initial value."""
+        self._subscribed_at = time.time()
+        self._initial_pending = set(range(1, len(self.tags) + 1))  # the handles _subscribe_all gives
 
     def _note_bad(self, tv: TagValue) -> None:
         self.bad_tags[tv.tag] = tv.reason
@@ -391,16 +436,18 @@ class OpcUaSource:
     async def _read_all(self, client: Client) -> int:
         monitored = list(self._monitored)
         count = 0
-        for start in range(0, len(monitored), READ_CHUNK):
-            chunk = monitored[start : start + READ_CHUNK]
+        for start in range(0, len(monitored), READ_CHUNK - 1):
+            chunk = monitored[start : start + READ_CHUNK - 1]
             params = ua.ReadParameters()
             params.MaxAge = 0
             params.TimestampsToReturn = ua.TimestampsToReturn.Both
-            params.NodesToRead = [ua.ReadValueId(NodeId=node, AttributeId=ua.AttributeIds.Value) for _, node in chunk]
+            params.NodesToRead = [ua.ReadValueId(NodeId=node, AttributeId=ua.AttributeIds.Value)
+                                  for node in [*(node for _, node in chunk), SERVER_CLOCK]]
             results = await client.uaclient.read(params)
             now = time.time()
+            read_at = _server_clock(results[-1], now) if len(results) > len(chunk) else now
             for (tag, _), dv in zip(chunk, results):
-                tv = _tag_value(tag, dv.Value.Value if dv.Value is not None else None, dv, now)
+                tv = _tag_value(tag, dv.Value.Value if dv.Value is not None else None, dv, now, read_at)
                 self._pending.append(tv)
                 if tv.quality is Quality.GOOD:
                     self.bad_tags.pop(tag, None)
