@@ -63,7 +63,7 @@ class RuntimeStatus:
     def line(self) -> str:
         """One status line for a log or a terminal."""
         h = self.historian
-        links = " ".join(f"{link.name}={link.state.value}" for link in self.links)
+        links = " ".join(link.brief() for link in self.links)
         db = "ok" if h.db_ok else f"DOWN ({h.last_error})"
         text = (
             f"tags good {self.tags_good} bad {self.tags_bad} waiting {self.tags_waiting} | "
@@ -159,6 +159,8 @@ class Runtime:
         await loop.run_in_executor(None, self._acquisition.stop, 5.0)
         await asyncio.sleep(0)  # let the last batches handed over reach the bus and the writer
         await self.alarms.stop()
+        for source in self.sources:  # only now: to the alarms an ended link would be a communication loss
+            source.mark_stopped()
         if self.mailer is not None:
             await loop.run_in_executor(None, self.mailer.stop, 10.0)
         await loop.run_in_executor(None, self.writer.stop, 30.0)

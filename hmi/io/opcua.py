@@ -16,6 +16,7 @@ from asyncua.common.subscription import DataChangeEvent, OverflowPolicy, StatusC
 from asyncua.common.utils import ServiceError
 from asyncua.crypto import security_policies
 from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
+from asyncua.observer import Observer, SubscriptionEvent
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
@@ -35,6 +36,11 @@ STATE_POLL_S = 0.2
 RECONNECT_MAX_DELAY_S = 2.0
 # A burst bigger than this would be dropped by asyncua's iterator queue; size it for minutes of 10 kHz.
 EVENT_QUEUE_MAX = 500_000
+# Nodes per Read request when the tags are read again after an outage (servers limit MaxNodesPerRead);
+# the last one of each is the server's clock.
+READ_CHUNK = 500
+SERVER_CLOCK = ua.NodeId(ua.ObjectIds.Server_ServerStatus_CurrentTime)
+READ_AGAIN_TRIES = 3
 
 _POLICIES = {
     "Basic256Sha256": security_policies.SecurityPolicyBasic256Sha256,
@@ -78,12 +84,64 @@ def _quality(status: ua.StatusCode | None) -> tuple[Quality, str]:
     return Quality.BAD, name
 
 
+def _tag_value(
+    tag: str, value: object, dv: ua.DataValue | None, now: float, current_at: float | None = None
+) -> TagValue:
+    """A TagValue with the server's own status and source timestamp (its server timestamp if it gives none).
+
+    ``current_at`` is a time at which the value is known to be the server's current one (it was read
+    then, or the subscription that delivers it was made then): the sample is stamped no earlier.
+    """
+    quality, reason = _quality(dv.StatusCode if dv is not None else None)
+    source_ts = _epoch(dv.SourceTimestamp or dv.ServerTimestamp, now) if dv is not None else now
+    if current_at is not None:
+        source_ts = max(source_ts, current_at)
+    return coerce_value(tag, value, source_ts, now, quality, reason)
+
+
+def _server_clock(dv: ua.DataValue, fallback: float) -> float:
+    """The server's CurrentTime read with a batch (when it was read, on the server's clock), else fallback."""
+    ok = dv.StatusCode is None or dv.StatusCode.is_good()
+    clock = dv.Value.Value if ok and dv.Value is not None else None
+    return _epoch(clock, fallback) if isinstance(clock, datetime) else fallback
+
+
+class _AnswerClock(Observer):
+    """Notes when the server last answered (how long it was silent at a loss) and when a subscription was made."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.on_subscription_made: Callable[[], None] | None = None
+
+    def on_request(self, request_type: str, duration: float, error: BaseException | None) -> None:
+        """Called by asyncua after each request."""
+        if error is None:
+            self.last = time.monotonic()
+
+    def on_subscription_event(self, subscription_id: int | None, event: SubscriptionEvent) -> None:
+        """Called by asyncua when it created a subscription, before it creates its monitored items."""
+        if event in (SubscriptionEvent.CREATED, SubscriptionEvent.RECREATED) and self.on_subscription_made:
+            self.on_subscription_made()
+
+
 class OpcUaSource:
     """Reads the tags of one PLC endpoint through a subscription and publishes them on the tag bus.
 
     Connects (and keeps retrying until it can), subscribes every tag with its sampling interval
     and deadband, and turns each data change into a TagValue. A lost connection marks every tag
-    of the endpoint Bad; asyncua's supervisor reconnects and recreates the subscription.
+    of the endpoint Bad, with the reason; asyncua's supervisor reconnects (a new session) or resumes
+    the old one (after a PLC that hung), and then every monitored node is read once, because a
+    resumed session sends no initial values.
+
+    A value read again, and the first value of each node from a new subscription (its initial value),
+    is the server's current value at that moment, so it is stamped max(SourceTimestamp, that moment):
+    the server's clock read in the same request (else the time the answer came), or the time the
+    subscription was made. Why: an unchanged value (a setpoint) carries the time it last changed,
+    older than the Bad sample published when the link went down or the "no data" marker a restarted
+    collector stores after its last sample, so the historian and the live trend (which refuse a
+    sample behind their newest) would show it Bad until it next changes. Not the arrival time of an
+    initial value: the changes queued behind it in the same publish must stay newer; and not the
+    DataValue's ServerTimestamp, which asyncua servers (plc-sim) set at the last write, not the read.
     """
 
     def __init__(
@@ -99,7 +157,12 @@ class OpcUaSource:
         self._password = password
         self._client: Client | None = None
         self._handle_to_tag: dict[int, str] = {}
-        self._node_to_tag: dict[str, str] = {}
+        self._monitored: list[tuple[str, ua.NodeId]] = []  # (tag, node) of every monitored item
+        self._answers = _AnswerClock()
+        self._answers.on_subscription_made = self._subscription_made
+        self._subscribed_at: float | None = None  # when the current subscription was (re)made
+        self._initial_pending: set[int] = set()  # handles whose initial value has not come yet
+        self._read_again_task: asyncio.Task[None] | None = None
         self._pending: list[TagValue] = []
         self._flush_scheduled = False
         self._stopping = asyncio.Event()
@@ -113,17 +176,17 @@ class OpcUaSource:
     async def run(self) -> None:
         """Connect, subscribe and publish until stop() is called; never raises for a PLC that is away."""
         delay = 0.5
-        first_failure_logged = False
+        logged = ""
         while not self._stopping.is_set():
             client = self._make_client()
             try:
                 await self._connect(client)
             except Exception as exc:  # any failure to reach or talk to the PLC: retry with back-off
                 reason = _describe_error(exc)
-                if not first_failure_logged:
+                if reason != logged:  # once per cause, not once per attempt
                     log.warning("%s: cannot connect to %s: %s; retrying", self.endpoint.name, self.endpoint.url, reason)
-                    first_failure_logged = True
-                self._mark_all_bad(f"no connection to {self.endpoint.name}: {reason}", LinkState.DOWN)
+                    logged = reason
+                self._mark_all_bad(f"no connection to {self.endpoint.name}: {reason}", LinkState.DOWN, _reason(exc))
                 await _close_quietly(client)
                 if await self._wait_stop(delay):
                     return
@@ -140,6 +203,10 @@ class OpcUaSource:
     async def stop(self) -> None:
         """Ask run() to end; it disconnects and returns."""
         self._stopping.set()
+
+    def mark_stopped(self) -> None:
+        """Say the link was ended by the HMI (after run() returned), so no status shows it up any more."""
+        self._set_status(LinkState.STOPPED, "stopped by the HMI")
 
     async def write_value(self, tag_id: str, value: float) -> None:
         """Write a value (a setpoint) on this source's connection; SetpointWriteError in words if it was not."""
@@ -167,6 +234,8 @@ class OpcUaSource:
         )
         client.name = client.description = "hmi"
         client.application_uri = "urn:hmi:client"
+        client.uaclient.observer = self._answers
+        client.connection_lost_callback = self._on_connection_lost
         if ep.username:
             client.set_user(ep.username)
             if self._password is not None:
@@ -227,6 +296,7 @@ class OpcUaSource:
         try:
             await asyncio.wait({consume, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._cancel_read_again()
             for task in (monitor, consume, stop):
                 task.cancel()
             await asyncio.gather(monitor, consume, stop, return_exceptions=True)
@@ -245,7 +315,8 @@ class OpcUaSource:
             handles.append((handle, spec))
         results = await sub.create_monitored_items(requests) if requests else []
         self._handle_to_tag.clear()
-        for (handle, spec), result in zip(handles, results):
+        self._monitored.clear()
+        for (handle, spec), result, request in zip(handles, results, requests):
             if isinstance(result, ua.StatusCode):
                 reason = f"node {spec.node_id} on {self.endpoint.name}: {result.name}"
                 if result.value == ua.StatusCodes.BadNodeIdUnknown:
@@ -254,6 +325,7 @@ class OpcUaSource:
                 self._mark_bad(spec.tag_id, reason)
             else:
                 self._handle_to_tag[handle] = spec.tag_id
+                self._monitored.append((spec.tag_id, request.ItemToMonitor.NodeId))
         self._flush()
 
     async def _consume(self, sub) -> None:
@@ -265,17 +337,16 @@ class OpcUaSource:
                 tag = handle_to_tag.get(item.ClientHandle)
                 if tag is None:
                     continue
-                now = time.time()
-                dv = item.Value
-                quality, reason = _quality(dv.StatusCode if dv is not None else None)
-                source_ts = _epoch(dv.SourceTimestamp or dv.ServerTimestamp, now) if dv is not None else now
-                tv = coerce_value(tag, event.value, source_ts, now, quality, reason)
+                current_at = None
+                if not event.replayed and item.ClientHandle in self._initial_pending:
+                    self._initial_pending.discard(item.ClientHandle)
+                    current_at = self._subscribed_at
+                tv = _tag_value(tag, event.value, item.Value, time.time(), current_at)
                 pending.append(tv)
                 if tv.quality is Quality.GOOD:
                     self.bad_tags.pop(tag, None)
                 elif self.bad_tags.get(tag) != tv.reason:
-                    self.bad_tags[tag] = tv.reason
-                    log.warning("%s: %s; marked %s", tag, tv.reason, tv.quality.name)
+                    self._note_bad(tv)
                 self.changes_received += 1
                 if not self._flush_scheduled:
                     # Runs after this burst is drained: one bus batch per publish response.
@@ -284,18 +355,107 @@ class OpcUaSource:
             elif isinstance(event, StatusChangeEvent):
                 log.warning("%s: subscription status %s", self.endpoint.name, event.notification.Status)
 
+    def _subscription_made(self) -> None:
+        """asyncua made the subscription (again): the next value of every item is its initial value."""
+        self._subscribed_at = time.time()
+        self._initial_pending = set(range(1, len(self.tags) + 1))  # the handles _subscribe_all gives
+
+    def _note_bad(self, tv: TagValue) -> None:
+        self.bad_tags[tv.tag] = tv.reason
+        log.warning("%s: %s; marked %s", tv.tag, tv.reason, tv.quality.name)
+
+    async def _on_connection_lost(self, exc: Exception) -> None:
+        """asyncua's supervisor found the link dead (its watchdog read timed out, the socket closed)."""
+        # No await in here: the supervisor marks the client reconnecting right after this returns.
+        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+            silent_s = max(1.0, time.monotonic() - self._answers.last)
+            reason = f"no answer from the PLC for {silent_s:.0f} s"
+        elif isinstance(exc, ua.UaStatusCodeError):
+            reason = f"the PLC refused the session ({ua.StatusCode(exc.code).name})"
+        elif type(exc) is ConnectionError:  # asyncua's own: the socket closed under it
+            reason = "the PLC closed the connection"
+        else:
+            reason = _describe_error(exc)
+        self._link_lost(reason)
+
     async def _watch_state(self, client: Client) -> None:
-        was_up = True
         while True:
             await asyncio.sleep(STATE_POLL_S)
             up = client.uaclient.state is UaClientState.CONNECTED
-            if was_up and not up:
-                log.warning("%s: connection to %s lost; reconnecting", self.endpoint.name, self.endpoint.url)
-                self._mark_all_bad(f"connection to {self.endpoint.name} lost", LinkState.DOWN)
-            elif up and not was_up:
-                log.info("%s: connection to %s is back", self.endpoint.name, self.endpoint.url)
-                self._set_status(LinkState.UP, f"connected to {self.endpoint.url}")
-            was_up = up
+            if not up and self.status.state is LinkState.UP:
+                # The supervisor names the cause (_on_connection_lost) right after the state changed.
+                await asyncio.sleep(STATE_POLL_S)
+                if self.status.state is LinkState.UP:
+                    self._link_lost("the connection closed")
+            elif up and self.status.state is not LinkState.UP:
+                self._link_back(client)
+
+    def _link_lost(self, reason: str) -> None:
+        if self.status.state is not LinkState.UP:
+            return
+        self._cancel_read_again()
+        name, url = self.endpoint.name, self.endpoint.url
+        log.warning("%s: connection to %s lost (%s); reconnecting", name, url, reason)
+        self._mark_all_bad(f"connection to {name} lost: {reason}", LinkState.DOWN, reason)
+
+    def _link_back(self, client: Client) -> None:
+        """The link carries data again (a new session, or the old one resumed after the PLC hung)."""
+        down_s = max(0.0, time.time() - self.status.since)
+        self._set_status(LinkState.UP, f"connected to {self.endpoint.url}")
+        self._cancel_read_again()
+        self._read_again_task = asyncio.create_task(self._read_again(client, down_s),
+                                                    name=f"opcua-read-again-{self.endpoint.name}")
+
+    def _cancel_read_again(self) -> None:
+        if self._read_again_task is not None:
+            self._read_again_task.cancel()
+            self._read_again_task = None
+
+    async def _read_again(self, client: Client, down_s: float) -> None:
+        """Read every monitored node once and publish what the server has.
+
+        A resumed session sends no initial values: without this, every tag whose value does not
+        change again (a setpoint, a status) would stay Bad.
+        """
+        name, url = self.endpoint.name, self.endpoint.url
+        for attempt in range(1, READ_AGAIN_TRIES + 1):
+            try:
+                count = await self._read_all(client)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the link may fail again at once: the next loss says so
+                if attempt == READ_AGAIN_TRIES or self.status.state is not LinkState.UP:
+                    log.warning("%s: connection to %s is back after %.0f s, but reading the tags again failed: %s; "
+                                "they stay Bad until their value changes", name, url, down_s, _describe_error(exc))
+                    return
+                await asyncio.sleep(1.0)
+            else:
+                log.info("%s: connection to %s is back after %.0f s; %d tags read again", name, url, down_s, count)
+                return
+
+    async def _read_all(self, client: Client) -> int:
+        monitored = list(self._monitored)
+        count = 0
+        for start in range(0, len(monitored), READ_CHUNK - 1):
+            chunk = monitored[start : start + READ_CHUNK - 1]
+            params = ua.ReadParameters()
+            params.MaxAge = 0
+            params.TimestampsToReturn = ua.TimestampsToReturn.Both
+            params.NodesToRead = [ua.ReadValueId(NodeId=node, AttributeId=ua.AttributeIds.Value)
+                                  for node in [*(node for _, node in chunk), SERVER_CLOCK]]
+            results = await client.uaclient.read(params)
+            now = time.time()
+            read_at = _server_clock(results[-1], now) if len(results) > len(chunk) else now
+            for (tag, _), dv in zip(chunk, results):
+                tv = _tag_value(tag, dv.Value.Value if dv.Value is not None else None, dv, now, read_at)
+                self._pending.append(tv)
+                if tv.quality is Quality.GOOD:
+                    self.bad_tags.pop(tag, None)
+                elif self.bad_tags.get(tag) != tv.reason:
+                    self._note_bad(tv)
+                count += 1
+            self._flush()
+        return count
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -308,16 +468,16 @@ class OpcUaSource:
         self.bad_tags[tag_id] = reason
         self._pending.append(TagValue(tag_id, None, Quality.BAD, now, now, reason))
 
-    def _mark_all_bad(self, reason: str, state: LinkState) -> None:
-        if self.status.state is not state or self.status.detail != reason:
-            for spec in self.tags:
-                self._mark_bad(spec.tag_id, reason)
-            self._flush()
-        self._set_status(state, reason)
-
-    def _set_status(self, state: LinkState, detail: str) -> None:
+    def _mark_all_bad(self, detail: str, state: LinkState, reason: str) -> None:
         if self.status.state is not state or self.status.detail != detail:
-            self.status = LinkStatus.now(self.endpoint.name, state, detail)
+            for spec in self.tags:
+                self._mark_bad(spec.tag_id, detail)
+            self._flush()
+        self._set_status(state, detail, reason)
+
+    def _set_status(self, state: LinkState, detail: str, reason: str = "") -> None:
+        if self.status.state is not state or self.status.detail != detail:
+            self.status = LinkStatus.now(self.endpoint.name, state, detail, reason)
             if self.on_status is not None:
                 self.on_status(self.status)
 
@@ -490,6 +650,13 @@ async def _offered_security(client: Client) -> str:
         if text not in offered:
             offered.append(text)
     return ", ".join(offered)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection failed in a few words, for the status line (the log and the tooltip say more)."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return _describe_error(exc)
 
 
 def _describe_error(exc: BaseException) -> str:

@@ -17,7 +17,10 @@ def link_text(link: LinkStatus) -> tuple[str, str]:
     if link.state is LinkState.UP:
         return f"{theme.SHAPE_UP} {link.name} up", "up"
     if link.state is LinkState.DOWN:
-        return f"{theme.SHAPE_DOWN} {link.name} DOWN", "down"
+        why = f" ({link.reason})" if link.reason else ""
+        return f"{theme.SHAPE_DOWN} {link.name} DOWN{why}", "down"
+    if link.state is LinkState.STOPPED:
+        return f"{theme.SHAPE_DOWN} {link.name} stopped", "down"
     return f"{theme.SHAPE_CONNECTING} {link.name} connecting", "connecting"
 
 
