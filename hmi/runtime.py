@@ -107,14 +107,14 @@ class Runtime:
         self.plant: Plant = config.plant()
         self.database_url = database_url or config.database_url
         self.bus = TagBus()
-        self.writer = HistorianWriter.from_config(self.database_url, config.historian)
+        self.writer = HistorianWriter.from_config(self.database_url, config.historian, config.database)
         self.bus.subscribe(self.writer.consume)
         self.sources = [
             OpcUaSource(ep, [t for t in self.plant.tags if t.endpoint == ep.name], self._hand_over,
                         password=endpoint_password(ep))
             for ep in config.endpoints
         ]
-        self.db = make_engine(self.database_url, check=False)
+        self.db = make_engine(self.database_url, check=False, settings=config.database)
         definitions = config.alarm_definitions()
         anomaly = config.alarms.anomaly
         detector = AnomalyDetector.for_definitions(definitions, anomaly.window, anomaly.min_samples, anomaly.z)

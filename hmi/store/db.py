@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -9,13 +11,30 @@ from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.url import URL
 
+from hmi.config import DatabaseConfig
 from hmi.store.errors import DatabaseUnavailable
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
-PG_CONNECT_TIMEOUT_S = 5
+# The client waits this much longer than the server's own statement_timeout, so that a live but slow
+# server cancels the statement itself (the connection stays usable) before the client gives up on it.
+ANSWER_GRACE_S = 1.0
 
 # Execution option that makes an SQLite transaction take the write lock at BEGIN (see _sqlite_events).
 BEGIN_IMMEDIATE = "hmi_sqlite_begin_immediate"
+
+# How a client-side timeout's message starts (BoundedConnection raises it, _timeout_reason knows it).
+NO_ANSWER = "no answer from the database within"
+
+
+class NoAnswer(DatabaseUnavailable):
+    """The database did not answer within a timeout: it counts as away, like one that refuses connections."""
+
+    def __init__(self, shown_url: str, reason: str) -> None:
+        super().__init__(
+            f"database {shown_url} is unavailable: {reason}; check that the server is running and not overloaded, "
+            "or raise [database] connect_timeout_s / statement_timeout_s"
+        )
+        self.reason = reason
 
 
 def safe_url(url: str | URL) -> str:
@@ -44,12 +63,19 @@ def resolve_database_url(url: str | URL) -> URL:
     return parsed if password is None else parsed.set(password=password)
 
 
-def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, check: bool = True) -> Engine:
+def make_engine(
+    url: str | URL,
+    *,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    check: bool = True,
+    settings: DatabaseConfig | None = None,
+) -> Engine:
     """An Engine for an sqlite:/// or postgresql+psycopg:// URL; DatabaseUnavailable when it cannot be used.
 
     With ``check`` one connection is opened at once, so a bad path or a missing server is
     reported here with a clear message rather than at the first write. A PostgreSQL password
-    comes from the secret ``database`` (resolve_database_url).
+    comes from the secret ``database`` (resolve_database_url). On PostgreSQL ``settings`` (the
+    [database] section; its defaults without) bound every wait: connecting, and each answer.
     """
     try:
         parsed = resolve_database_url(url)
@@ -67,7 +93,7 @@ def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_M
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         kwargs["pool_pre_ping"] = True
-        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        kwargs["connect_args"] = _pg_connect_args(parsed, settings or DatabaseConfig())
     else:
         raise DatabaseUnavailable(f"{shown}: unsupported database; use sqlite:///PATH or postgresql+psycopg://...")
     try:
@@ -76,6 +102,8 @@ def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_M
         raise DatabaseUnavailable(f"{shown}: cannot use this URL: {error}") from None
     if backend == "sqlite":
         _sqlite_events(engine, busy_timeout_ms)
+    else:
+        _pg_events(engine, settings or DatabaseConfig())
     if check:
         check_engine(engine)
     return engine
@@ -92,6 +120,8 @@ def check_engine(engine: Engine) -> None:
 
 def unavailable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
     """A DatabaseUnavailable for this engine that says why, in one line, and what to do."""
+    if isinstance(error, DatabaseUnavailable):
+        return error
     shown = engine.url.render_as_string(hide_password=True)
     reason = one_line(error)
     if engine.dialect.name == "sqlite":
@@ -107,9 +137,82 @@ def unavailable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
 def one_line(error: BaseException) -> str:
     """The first line of an error's message, without SQLAlchemy's statement and background link."""
     inner = getattr(error, "orig", None) or error
+    if isinstance(inner, NoAnswer):
+        return inner.reason
     message = str(inner).strip().splitlines()
     first = message[0] if message else type(inner).__name__
     return first[:300]
+
+
+def _pg_connect_args(url: URL, settings: DatabaseConfig) -> dict[str, Any]:
+    """libpq's own bounds: the connect timeout, and the server's statement_timeout (a live but stuck query)."""
+    statement = f"-c statement_timeout={math.ceil(settings.statement_timeout_s * 1000)}"
+    given = url.query.get("options")
+    options = f"{given if isinstance(given, str) else ' '.join(given)} {statement}" if given else statement
+    # libpq counts whole seconds, at least 2.
+    return {"connect_timeout": max(2, math.ceil(settings.connect_timeout_s)), "options": options}
+
+
+def _pg_events(engine: Engine, settings: DatabaseConfig) -> None:
+    """Connections whose every wait for the server is bounded, and a timeout reported as the database being away.
+
+    The server's statement_timeout does nothing when the server itself is frozen (SIGSTOP, a hung
+    host whose kernel still acknowledges): the client must stop waiting on its own. TCP keepalives
+    and tcp_user_timeout do not help there either, as the peer's kernel answers them.
+    """
+    connection_class = _bounded_connection_class(settings.statement_timeout_s)
+    shown = engine.url.render_as_string(hide_password=True)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        return connection_class.connect(*cargs, **cparams)
+
+    @event.listens_for(engine, "handle_error", retval=True)
+    def _timeout_is_away(context: Any) -> DatabaseUnavailable | None:
+        reason = _timeout_reason(context.original_exception, settings)
+        return None if reason is None else NoAnswer(shown, reason)
+
+
+def _timeout_reason(error: BaseException, settings: DatabaseConfig) -> str | None:
+    """The one-line reason when ``error`` is one of the timeouts, else None."""
+    import psycopg
+
+    if isinstance(error, psycopg.errors.ConnectionTimeout) or (
+        isinstance(error, psycopg.OperationalError) and "connection timeout expired" in str(error)
+    ):
+        return f"no answer from the database within {settings.connect_timeout_s:g} s of connecting (connect_timeout_s)"
+    if isinstance(error, psycopg.errors.QueryCanceled) and "statement timeout" in str(error):
+        return f"no answer from the database within {settings.statement_timeout_s:g} s (statement_timeout_s)"
+    if isinstance(error, psycopg.OperationalError) and str(error).startswith(NO_ANSWER):
+        return f"no answer from the database within {settings.statement_timeout_s:g} s (statement_timeout_s)"
+    return None
+
+
+@cache
+def _bounded_connection_class(statement_timeout_s: float) -> type:
+    """A psycopg Connection that gives up on a server that does not answer, and closes itself then."""
+    import psycopg
+    from psycopg import errors
+
+    answer_timeout_s = statement_timeout_s + ANSWER_GRACE_S
+
+    class BoundedConnection(psycopg.Connection):
+        """psycopg's Connection with a deadline on each wait that has none (every query, commit, fetch)."""
+
+        def wait(self, gen: Any, interval: float | None = None, timeout: float | None = None) -> Any:
+            """Consume ``gen`` as psycopg does, within ``timeout`` or the answer timeout."""
+            bounded = {"interval": interval} if interval is not None else {}
+            if timeout is not None:
+                return super().wait(gen, timeout=timeout, **bounded)
+            try:
+                return super().wait(gen, timeout=answer_timeout_s, **bounded)
+            except errors._WaitTimeout:
+                # Mid-protocol: the connection's state is unknown, so it is closed (and SQLAlchemy,
+                # seeing it closed, treats the error as a disconnect and drops it from the pool).
+                self.close()
+                raise psycopg.OperationalError(f"{NO_ANSWER} {statement_timeout_s:g} s") from None
+
+    return BoundedConnection
 
 
 def _make_sqlite_parent(url: URL, shown: str) -> None:
