@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Generator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -188,25 +190,52 @@ def _timeout_reason(error: BaseException, settings: DatabaseConfig) -> str | Non
     return None
 
 
+class _Silent(Exception):
+    """Raised inside a psycopg wait when the server has sent nothing for too long."""
+
+
+def _answered_within(gen: Generator[Any, Any, Any], limit_s: float) -> Generator[Any, Any, Any]:
+    """psycopg's protocol generator ``gen``, given up on (_Silent) once its socket was idle for ``limit_s``.
+
+    Idle, not in all: a batch of many statements (executemany in a pipeline) is one wait, and may take
+    long on a busy server while it answers all along. psycopg's wait sends READY_NONE (0) into the
+    generator at each poll interval (0.1 s) that saw no event; any event is progress.
+    """
+    last = time.monotonic()
+    try:
+        state = next(gen)
+        while True:
+            ready = yield state
+            now = time.monotonic()
+            if ready:
+                last = now
+            elif now - last > limit_s:
+                gen.close()
+                raise _Silent
+            state = gen.send(ready)
+    except StopIteration as done:
+        return done.value
+
+
 @cache
 def _bounded_connection_class(statement_timeout_s: float) -> type:
     """A psycopg Connection that gives up on a server that does not answer, and closes itself then."""
     import psycopg
-    from psycopg import errors
 
     answer_timeout_s = statement_timeout_s + ANSWER_GRACE_S
 
     class BoundedConnection(psycopg.Connection):
-        """psycopg's Connection with a deadline on each wait that has none (every query, commit, fetch)."""
+        """psycopg's Connection giving up each wait that has no timeout of its own (every query, commit,
+        fetch) once the server has been silent for the answer timeout."""
 
         def wait(self, gen: Any, interval: float | None = None, timeout: float | None = None) -> Any:
-            """Consume ``gen`` as psycopg does, within ``timeout`` or the answer timeout."""
-            bounded = {"interval": interval} if interval is not None else {}
+            """Consume ``gen`` as psycopg does, within ``timeout``, or while the server keeps answering."""
+            given = {"interval": interval} if interval is not None else {}
             if timeout is not None:
-                return super().wait(gen, timeout=timeout, **bounded)
+                return super().wait(gen, timeout=timeout, **given)
             try:
-                return super().wait(gen, timeout=answer_timeout_s, **bounded)
-            except errors._WaitTimeout:
+                return super().wait(_answered_within(gen, answer_timeout_s), **given)
+            except _Silent:
                 # Mid-protocol: the connection's state is unknown, so it is closed (and SQLAlchemy,
                 # seeing it closed, treats the error as a disconnect and drops it from the pool).
                 self.close()

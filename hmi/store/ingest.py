@@ -139,20 +139,23 @@ def refresh_rollups(conn: Connection, keys: Iterable[tuple[int, int]]) -> None:
 
 
 def lock_tags(conn: Connection, tag_ids: Iterable[int]) -> None:
-    """Take these tags' transaction locks, so that writers of one tag take turns (PostgreSQL; SQLite's BEGIN
-    IMMEDIATE already has one writer at a time).
+    """Take these tags' transaction locks: writers of one tag rebuild its rollups in turn (PostgreSQL only).
+
+    SQLite needs none: its BEGIN IMMEDIATE lets one writer in at a time.
 
     Each writer rebuilds a touched bucket from what it sees; at READ COMMITTED it does not see another
     writer's uncommitted samples in the same bucket, and the later upsert would overwrite the bucket
-    without them (measured: four writers of distinct samples on ten tags lost 10 of 7,620 in a minute).
-    Locks are taken in id order, so two writers never wait for each other.
+    without them (measured: four writers of distinct samples in one bucket lost 900 of 5,900). Taken
+    after the samples are inserted and held to the commit, the lock makes the last writer to rebuild
+    a bucket see every other writer's samples in it; samples are still inserted side by side. Locks
+    are taken in id order, so two writers never deadlock on them.
     """
     if conn.dialect.name != "postgresql":
         return
     ids = sorted(set(tag_ids))
     if ids:
         conn.execute(
-            text("SELECT count(pg_advisory_xact_lock(:space, id)) FROM unnest(CAST(:ids AS integer[])) WITH ORDINALITY AS u(id, n)"),
+            text("SELECT count(pg_advisory_xact_lock(:space, id)) FROM unnest(CAST(:ids AS integer[])) AS u(id)"),
             {"space": TAG_LOCK_SPACE, "ids": ids},
         )
 
@@ -165,7 +168,7 @@ def write_rows(conn: Connection, rows: Sequence[Row], known: Mapping[str, int]) 
     """
     new_ids = resolve_tag_ids(conn, {r[0] for r in rows}, known)
     ids = {**known, **new_ids} if new_ids else known
-    lock_tags(conn, {ids[r[0]] for r in rows})
     added = insert_samples(conn, rows, ids)
+    lock_tags(conn, {ids[r[0]] for r in rows})
     refresh_rollups(conn, ((ids[tag], ts_us) for tag, ts_us, _v, _q in rows))
     return added, new_ids
