@@ -217,6 +217,21 @@ def test_a_slow_statement_on_a_live_server_is_cancelled_by_the_server(pg_url):
         engine.dispose()
 
 
+@pytest.mark.postgres
+def test_a_long_batch_on_a_server_that_answers_all_along_is_not_cut(pg_url):
+    # One executemany is one wait in psycopg (a spool chunk of 50,000 rows is one): 2,000 statements
+    # of 2 ms take longer than the 2 s statement timeout and its 1 s grace in all, but the server
+    # sends their results all along (a buffer full at a time).
+    engine = make_engine(pg_url, settings=SHORT)
+    try:
+        with engine.connect() as conn:
+            started = time.monotonic()
+            conn.exec_driver_sql("SELECT pg_sleep(%(s)s)", [{"s": 0.002}] * 2000)
+            assert time.monotonic() - started > 3.0
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.timeout(240)

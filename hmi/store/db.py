@@ -199,7 +199,9 @@ def _answered_within(gen: Generator[Any, Any, Any], limit_s: float) -> Generator
 
     Idle, not in all: a batch of many statements (executemany in a pipeline) is one wait, and may take
     long on a busy server while it answers all along. psycopg's wait sends READY_NONE (0) into the
-    generator at each poll interval (0.1 s) that saw no event; any event is progress.
+    generator at each poll interval (0.1 s) that saw no event; any event is progress. The server sends
+    a pipeline's results a buffer (8 kB) at a time: a batch of many rows shows progress all along, a
+    batch of a few slow statements would look silent until its end.
     """
     last = time.monotonic()
     try:
