@@ -19,13 +19,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import exc, text
 
 from hmi.config import ConfigError, DatabaseConfig, parse_config
 from hmi.resources import resource_text
 from hmi.services.alarm_center import AlarmCenter
-from hmi.store.db import make_engine
-from hmi.store.errors import DatabaseUnavailable
+from hmi.store.db import make_engine, one_line
 from hmi.store.migrate import upgrade
 from tests.fixtures_pg import PostgresServer
 from tests.test_alarm_center import DEFS
@@ -159,7 +158,7 @@ def test_writer_on_a_silent_server_spools_with_the_reason(silent, tmp_path):
         wait_until(lambda: writer.stats().spooled_backlog == 50, timeout=GIVES_UP_S, what="the batch in the spool")
         stats = writer.stats()
         assert not stats.db_ok
-        assert stats.last_error == "no answer from the database within 2 s of connecting (connect_timeout_s)"
+        assert "no answer from the database within 2 s of connecting (connect_timeout_s)" in stats.last_error
     finally:
         assert writer.stop(timeout=GIVES_UP_S)
 
@@ -208,9 +207,10 @@ def test_a_slow_statement_on_a_live_server_is_cancelled_by_the_server(pg_url):
         with engine.connect() as conn:
             assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "2s"
             started = time.monotonic()
-            with pytest.raises(DatabaseUnavailable, match=r"no answer from the database within 2 s \(statement_timeout_s\)"):
+            with pytest.raises(exc.OperationalError) as cancelled:
                 conn.execute(text("SELECT pg_sleep(30)"))
             assert time.monotonic() - started < GIVES_UP_S
+            assert one_line(cancelled.value) == "no answer from the database within 2 s (statement_timeout_s)"
         with engine.connect() as conn:  # the server answered: the connection is as good as before
             assert conn.execute(text("SELECT 1")).scalar_one() == 1
     finally:

@@ -24,19 +24,8 @@ ANSWER_GRACE_S = 1.0
 # Execution option that makes an SQLite transaction take the write lock at BEGIN (see _sqlite_events).
 BEGIN_IMMEDIATE = "hmi_sqlite_begin_immediate"
 
-# How a client-side timeout's message starts (BoundedConnection raises it, _timeout_reason knows it).
+# How a timeout's reason starts: the database counts as away, like one that refuses connections.
 NO_ANSWER = "no answer from the database within"
-
-
-class NoAnswer(DatabaseUnavailable):
-    """The database did not answer within a timeout: it counts as away, like one that refuses connections."""
-
-    def __init__(self, shown_url: str, reason: str) -> None:
-        super().__init__(
-            f"database {shown_url} is unavailable: {reason}; check that the server is running and not overloaded, "
-            "or raise [database] connect_timeout_s / statement_timeout_s"
-        )
-        self.reason = reason
 
 
 def safe_url(url: str | URL) -> str:
@@ -122,11 +111,11 @@ def check_engine(engine: Engine) -> None:
 
 def unavailable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
     """A DatabaseUnavailable for this engine that says why, in one line, and what to do."""
-    if isinstance(error, DatabaseUnavailable):
-        return error
     shown = engine.url.render_as_string(hide_password=True)
     reason = one_line(error)
-    if engine.dialect.name == "sqlite":
+    if reason.startswith(NO_ANSWER):
+        hint = "check that the server is running and not overloaded, or raise [database] connect_timeout_s / statement_timeout_s"
+    elif engine.dialect.name == "sqlite":
         hint = "check that the folder exists, is writable and has free space, and that no other program locks the file"
     elif "password" in reason.lower():
         hint = ("the database password comes from `hmi secret set database` or the environment variable "
@@ -139,8 +128,6 @@ def unavailable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
 def one_line(error: BaseException) -> str:
     """The first line of an error's message, without SQLAlchemy's statement and background link."""
     inner = getattr(error, "orig", None) or error
-    if isinstance(inner, NoAnswer):
-        return inner.reason
     message = str(inner).strip().splitlines()
     first = message[0] if message else type(inner).__name__
     return first[:300]
@@ -156,38 +143,27 @@ def _pg_connect_args(url: URL, settings: DatabaseConfig) -> dict[str, Any]:
 
 
 def _pg_events(engine: Engine, settings: DatabaseConfig) -> None:
-    """Connections whose every wait for the server is bounded, and a timeout reported as the database being away.
+    """Connections whose every wait for the server is bounded, each timeout saying which one ran out.
 
     The server's statement_timeout does nothing when the server itself is frozen (SIGSTOP, a hung
     host whose kernel still acknowledges): the client must stop waiting on its own. TCP keepalives
-    and tcp_user_timeout do not help there either, as the peer's kernel answers them.
+    and tcp_user_timeout do not help there either, as the peer's kernel answers them. The errors stay
+    the driver's (an OperationalError), so every caller handles them as it handles a server gone away.
     """
-    connection_class = _bounded_connection_class(settings.statement_timeout_s)
-    shown = engine.url.render_as_string(hide_password=True)
+    connection_class = _bounded_connection_class(settings.connect_timeout_s, settings.statement_timeout_s)
 
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         return connection_class.connect(*cargs, **cparams)
 
-    @event.listens_for(engine, "handle_error", retval=True)
-    def _timeout_is_away(context: Any) -> DatabaseUnavailable | None:
-        reason = _timeout_reason(context.original_exception, settings)
-        return None if reason is None else NoAnswer(shown, reason)
+    @event.listens_for(engine, "handle_error")
+    def _name_the_timeout(context: Any) -> None:
+        import psycopg
 
-
-def _timeout_reason(error: BaseException, settings: DatabaseConfig) -> str | None:
-    """The one-line reason when ``error`` is one of the timeouts, else None."""
-    import psycopg
-
-    if isinstance(error, psycopg.errors.ConnectionTimeout) or (
-        isinstance(error, psycopg.OperationalError) and "connection timeout expired" in str(error)
-    ):
-        return f"no answer from the database within {settings.connect_timeout_s:g} s of connecting (connect_timeout_s)"
-    if isinstance(error, psycopg.errors.QueryCanceled) and "statement timeout" in str(error):
-        return f"no answer from the database within {settings.statement_timeout_s:g} s (statement_timeout_s)"
-    if isinstance(error, psycopg.OperationalError) and str(error).startswith(NO_ANSWER):
-        return f"no answer from the database within {settings.statement_timeout_s:g} s (statement_timeout_s)"
-    return None
+        error = context.original_exception
+        if isinstance(error, psycopg.errors.QueryCanceled) and "statement timeout" in str(error):
+            # The server's own cancel ("canceling statement due to statement timeout"), in our words.
+            error.args = (f"{NO_ANSWER} {settings.statement_timeout_s:g} s (statement_timeout_s)",)
 
 
 class _Silent(Exception):
@@ -220,7 +196,7 @@ def _answered_within(gen: Generator[Any, Any, Any], limit_s: float) -> Generator
 
 
 @cache
-def _bounded_connection_class(statement_timeout_s: float) -> type:
+def _bounded_connection_class(connect_timeout_s: float, statement_timeout_s: float) -> type:
     """A psycopg Connection that gives up on a server that does not answer, and closes itself then."""
     import psycopg
 
@@ -229,6 +205,16 @@ def _bounded_connection_class(statement_timeout_s: float) -> type:
     class BoundedConnection(psycopg.Connection):
         """psycopg's Connection giving up each wait that has no timeout of its own (every query, commit,
         fetch) once the server has been silent for the answer timeout."""
+
+        @classmethod
+        def connect(cls, *args: Any, **kwargs: Any) -> Any:
+            """psycopg's connect (bounded by libpq's connect_timeout), its timeout said in our words."""
+            try:
+                return super().connect(*args, **kwargs)
+            except psycopg.errors.ConnectionTimeout:
+                raise psycopg.errors.ConnectionTimeout(
+                    f"{NO_ANSWER} {connect_timeout_s:g} s of connecting (connect_timeout_s)"
+                ) from None
 
         def wait(self, gen: Any, interval: float | None = None, timeout: float | None = None) -> Any:
             """Consume ``gen`` as psycopg does, within ``timeout``, or while the server keeps answering."""
@@ -241,7 +227,7 @@ def _bounded_connection_class(statement_timeout_s: float) -> type:
                 # Mid-protocol: the connection's state is unknown, so it is closed (and SQLAlchemy,
                 # seeing it closed, treats the error as a disconnect and drops it from the pool).
                 self.close()
-                raise psycopg.OperationalError(f"{NO_ANSWER} {statement_timeout_s:g} s") from None
+                raise psycopg.OperationalError(f"{NO_ANSWER} {statement_timeout_s:g} s (statement_timeout_s)") from None
 
     return BoundedConnection
 
