@@ -84,7 +84,7 @@ def make_engine(
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         kwargs["pool_pre_ping"] = True
-        kwargs["connect_args"] = _pg_connect_args(parsed, settings or DatabaseConfig())
+        kwargs["connect_args"] = {"connect_timeout": _connect_seconds(settings or DatabaseConfig())}
     else:
         raise DatabaseUnavailable(f"{shown}: unsupported database; use sqlite:///PATH or postgresql+psycopg://...")
     try:
@@ -133,13 +133,9 @@ def one_line(error: BaseException) -> str:
     return first[:300]
 
 
-def _pg_connect_args(url: URL, settings: DatabaseConfig) -> dict[str, Any]:
-    """libpq's own bounds: the connect timeout, and the server's statement_timeout (a live but stuck query)."""
-    statement = f"-c statement_timeout={math.ceil(settings.statement_timeout_s * 1000)}"
-    given = url.query.get("options")
-    options = f"{given if isinstance(given, str) else ' '.join(given)} {statement}" if given else statement
-    # libpq counts whole seconds, at least 2.
-    return {"connect_timeout": max(2, math.ceil(settings.connect_timeout_s)), "options": options}
+def _connect_seconds(settings: DatabaseConfig) -> int:
+    """The connect timeout as libpq applies it: whole seconds, at least 2."""
+    return max(2, math.ceil(settings.connect_timeout_s))
 
 
 def _pg_events(engine: Engine, settings: DatabaseConfig) -> None:
@@ -150,11 +146,19 @@ def _pg_events(engine: Engine, settings: DatabaseConfig) -> None:
     and tcp_user_timeout do not help there either, as the peer's kernel answers them. The errors stay
     the driver's (an OperationalError), so every caller handles them as it handles a server gone away.
     """
-    connection_class = _bounded_connection_class(settings.connect_timeout_s, settings.statement_timeout_s)
+    connection_class = _bounded_connection_class(_connect_seconds(settings), settings.statement_timeout_s)
+    statement_ms = math.ceil(settings.statement_timeout_s * 1000)
 
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         return connection_class.connect(*cargs, **cparams)
+
+    @event.listens_for(engine, "connect")
+    def _server_timeout(dbapi_conn: Any, _record: Any) -> None:
+        # A live but stuck statement is cancelled by the server itself. SET rather than the startup
+        # option "options", which a PgBouncer in between refuses; committed, or a rollback undoes it.
+        dbapi_conn.execute(f"SET statement_timeout = {statement_ms}")
+        dbapi_conn.commit()
 
     @event.listens_for(engine, "handle_error")
     def _name_the_timeout(context: Any) -> None:
@@ -196,7 +200,7 @@ def _answered_within(gen: Generator[Any, Any, Any], limit_s: float) -> Generator
 
 
 @cache
-def _bounded_connection_class(connect_timeout_s: float, statement_timeout_s: float) -> type:
+def _bounded_connection_class(connect_timeout_s: int, statement_timeout_s: float) -> type:
     """A psycopg Connection that gives up on a server that does not answer, and closes itself then."""
     import psycopg
 
