@@ -26,6 +26,7 @@ from hmi.resources import resource_text
 from hmi.services.alarm_center import AlarmCenter
 from hmi.store.db import make_engine, one_line
 from hmi.store.migrate import upgrade
+from tests.collector_proc import CollectorProcess
 from tests.fixtures_pg import PostgresServer
 from tests.test_alarm_center import DEFS
 from tests.test_alarm_center import tv as temp
@@ -298,3 +299,26 @@ def test_frozen_server_writer_spools_journal_and_commands_give_up_then_all_is_fo
         engine.dispose()
     assert (count, distinct) == (fed, fed)
     assert activations == 1
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.timeout(240)
+def test_collector_on_a_frozen_server_says_why_spools_and_forwards_after_the_resume(tmp_path, plc_sim_factory, pg_server, pg_url):
+    sim = plc_sim_factory(rate=2, seed=7)
+    config = tmp_path / "plant.toml"
+    defaults = "connect_timeout_s = 5.0\nstatement_timeout_s = 10.0\n"
+    assert defaults in sim.config_text
+    config.write_text(sim.config_text.replace(defaults, "connect_timeout_s = 2\nstatement_timeout_s = 2\n", 1))
+    collector = CollectorProcess(config, pg_url, status_interval=0.5).start()
+    try:
+        collector.wait_for(lambda s: s.good > 0 and s.waiting == 0 and s.stored > 50, 60, "all tags good and data stored")
+        with frozen(pg_server):
+            down = collector.wait_for(lambda s: not s.db_ok, GIVES_UP_S, "the database reported down")
+            assert "DOWN (no answer from the database within 2 s" in down.text, down.text
+            collector.wait_for(lambda s: s.backlog > down.backlog, GIVES_UP_S, "the spool growing while frozen")
+        collector.wait_for(lambda s: s.db_ok and s.backlog == 0, 60, "the spool forwarded after the resume")
+    finally:
+        code = collector.stop()
+    assert code == 0, collector.stderr[-2000:]
+    assert "no answer from the database within 2 s" in collector.stderr
