@@ -161,7 +161,9 @@ class Runtime:
         await self.alarms.stop()
         if self.mailer is not None:
             await loop.run_in_executor(None, self.mailer.stop, 10.0)
-        await loop.run_in_executor(None, self.writer.stop, 30.0)
+        # Long enough for one write to a frozen database to time out, after which the rest is spooled.
+        database = self.config.database
+        await loop.run_in_executor(None, self.writer.stop, max(30.0, database.connect_timeout_s + database.statement_timeout_s + 10))
         self.db.dispose()
 
     def write_setpoint(self, tag_id: str, value: float, timeout_s: float = 5.0) -> None:
