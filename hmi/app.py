@@ -149,7 +149,7 @@ async def _run(
     runtime = Runtime(config, url, workstation)
     session = Session(workstation, users.idle_lock_s)
     # No connection yet (check=False): the engine connects in an executor, at the first login.
-    engine = make_engine(url, check=False)
+    engine = make_engine(url, check=False, settings=config.database)
     ctx = AppContext(
         runtime.plant, runtime.bus, url,
         links=lambda: tuple(s.status for s in runtime.sources),

@@ -63,9 +63,13 @@ class _Strict(BaseModel):
 
 
 class DatabaseConfig(_Strict):
-    """Where the history lives: an SQLAlchemy URL, or nothing for the local SQLite file."""
+    """Where the history lives (an SQLAlchemy URL, or nothing for the local SQLite file) and how long to wait for it."""
 
     url: str | None = None
+    # A server that accepts the connection and never answers must not hold a writer, pane or
+    # command forever: past these the database counts as away (the historian spools).
+    connect_timeout_s: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = 5.0
+    statement_timeout_s: Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)] = 10.0
 
     @field_validator("url")
     @classmethod

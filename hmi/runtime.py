@@ -107,14 +107,14 @@ class Runtime:
         self.plant: Plant = config.plant()
         self.database_url = database_url or config.database_url
         self.bus = TagBus()
-        self.writer = HistorianWriter.from_config(self.database_url, config.historian)
+        self.writer = HistorianWriter.from_config(self.database_url, config.historian, config.database)
         self.bus.subscribe(self.writer.consume)
         self.sources = [
             OpcUaSource(ep, [t for t in self.plant.tags if t.endpoint == ep.name], self._hand_over,
                         password=endpoint_password(ep))
             for ep in config.endpoints
         ]
-        self.db = make_engine(self.database_url, check=False)
+        self.db = make_engine(self.database_url, check=False, settings=config.database)
         definitions = config.alarm_definitions()
         anomaly = config.alarms.anomaly
         detector = AnomalyDetector.for_definitions(definitions, anomaly.window, anomaly.min_samples, anomaly.z)
@@ -163,7 +163,9 @@ class Runtime:
             source.mark_stopped()
         if self.mailer is not None:
             await loop.run_in_executor(None, self.mailer.stop, 10.0)
-        await loop.run_in_executor(None, self.writer.stop, 30.0)
+        # Long enough for one write to a frozen database to time out, after which the rest is spooled.
+        database = self.config.database
+        await loop.run_in_executor(None, self.writer.stop, max(30.0, database.connect_timeout_s + database.statement_timeout_s + 10))
         self.db.dispose()
 
     def write_setpoint(self, tag_id: str, value: float, timeout_s: float = 5.0) -> None:

@@ -21,7 +21,10 @@ def open_database(args: argparse.Namespace, config: PlantConfig | None = None, *
         logging.getLogger("alembic").setLevel(logging.WARNING)
     from hmi.services.db import make_engine, upgrade
 
-    url = args.db or (config or load_config(args.config)).database_url
+    if config is None and (args.config or not args.db):  # a given --config's timeouts hold for --db too
+        config = load_config(args.config)
+    url = args.db or config.database_url
+    engine = make_engine(url, settings=config.database if config is not None else None)
     if migrate:
-        upgrade(url)
-    return make_engine(url)
+        upgrade(engine)
+    return engine

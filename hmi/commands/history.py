@@ -30,7 +30,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def _engine(args: argparse.Namespace):  # noqa: ANN202 - sqlalchemy is imported only when a command runs
     from hmi.services.db import make_engine
 
-    return make_engine(args.db or load_config(args.config).database_url)
+    config = load_config(args.config) if args.config or not args.db else None  # its timeouts hold for --db too
+    return make_engine(args.db or config.database_url, settings=config.database if config else None)
 
 
 def run_tags(args: argparse.Namespace) -> int:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Generator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -9,14 +13,20 @@ from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.url import URL
 
+from hmi.config import DatabaseConfig
 from hmi.domain.errors import one_line  # defined in the domain; imported here for the store's callers
 from hmi.store.errors import DatabaseUnavailable
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
-PG_CONNECT_TIMEOUT_S = 5
+# The client waits this much longer than the server's own statement_timeout, so that a live but slow
+# server cancels the statement itself (the connection stays usable) before the client gives up on it.
+ANSWER_GRACE_S = 1.0
 
 # Execution option that makes an SQLite transaction take the write lock at BEGIN (see _sqlite_events).
 BEGIN_IMMEDIATE = "hmi_sqlite_begin_immediate"
+
+# How a timeout's reason starts: the database counts as away, like one that refuses connections.
+NO_ANSWER = "no answer from the database within"
 
 
 def safe_url(url: str | URL) -> str:
@@ -45,12 +55,19 @@ def resolve_database_url(url: str | URL) -> URL:
     return parsed if password is None else parsed.set(password=password)
 
 
-def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, check: bool = True) -> Engine:
+def make_engine(
+    url: str | URL,
+    *,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    check: bool = True,
+    settings: DatabaseConfig | None = None,
+) -> Engine:
     """An Engine for an sqlite:/// or postgresql+psycopg:// URL; DatabaseUnavailable when it cannot be used.
 
     With ``check`` one connection is opened at once, so a bad path or a missing server is
     reported here with a clear message rather than at the first write. A PostgreSQL password
-    comes from the secret ``database`` (resolve_database_url).
+    comes from the secret ``database`` (resolve_database_url). On PostgreSQL ``settings`` (the
+    [database] section; its defaults without) bound every wait: connecting, and each answer.
     """
     try:
         parsed = resolve_database_url(url)
@@ -68,7 +85,7 @@ def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_M
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         kwargs["pool_pre_ping"] = True
-        kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        kwargs["connect_args"] = {"connect_timeout": _connect_seconds(settings or DatabaseConfig())}
     else:
         raise DatabaseUnavailable(f"{shown}: unsupported database; use sqlite:///PATH or postgresql+psycopg://...")
     try:
@@ -77,6 +94,8 @@ def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_M
         raise DatabaseUnavailable(f"{shown}: cannot use this URL: {error}") from None
     if backend == "sqlite":
         _sqlite_events(engine, busy_timeout_ms)
+    else:
+        _pg_events(engine, settings or DatabaseConfig())
     if check:
         check_engine(engine)
     return engine
@@ -95,7 +114,9 @@ def unavailable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
     """A DatabaseUnavailable for this engine that says why, in one line, and what to do."""
     shown = engine.url.render_as_string(hide_password=True)
     reason = one_line(error)
-    if engine.dialect.name == "sqlite":
+    if reason.startswith(NO_ANSWER):
+        hint = "check that the server is running and not overloaded, or raise [database] connect_timeout_s / statement_timeout_s"
+    elif engine.dialect.name == "sqlite":
         hint = "check that the folder exists, is writable and has free space, and that no other program locks the file"
     elif "password" in reason.lower():
         hint = ("the database password comes from `hmi secret set database` or the environment variable "
@@ -103,6 +124,109 @@ def unavailable(engine: Engine, error: BaseException) -> DatabaseUnavailable:
     else:
         hint = "check that the server is running and reachable, and the user, password and database name"
     return DatabaseUnavailable(f"database {shown} is unavailable: {reason}; {hint}")
+
+
+def _connect_seconds(settings: DatabaseConfig) -> int:
+    """The connect timeout as libpq applies it: whole seconds, at least 2."""
+    return max(2, math.ceil(settings.connect_timeout_s))
+
+
+def _pg_events(engine: Engine, settings: DatabaseConfig) -> None:
+    """Connections whose every wait for the server is bounded, each timeout saying which one ran out.
+
+    The server's statement_timeout does nothing when the server itself is frozen (SIGSTOP, a hung
+    host whose kernel still acknowledges): the client must stop waiting on its own. TCP keepalives
+    and tcp_user_timeout do not help there either, as the peer's kernel answers them. The errors stay
+    the driver's (an OperationalError), so every caller handles them as it handles a server gone away.
+    """
+    connection_class = _bounded_connection_class(_connect_seconds(settings), settings.statement_timeout_s)
+    statement_ms = math.ceil(settings.statement_timeout_s * 1000)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        return connection_class.connect(*cargs, **cparams)
+
+    @event.listens_for(engine, "connect")
+    def _server_timeout(dbapi_conn: Any, _record: Any) -> None:
+        # A live but stuck statement is cancelled by the server itself. SET rather than the startup
+        # option "options", which a PgBouncer in between refuses; committed, or a rollback undoes it.
+        dbapi_conn.execute(f"SET statement_timeout = {statement_ms}")
+        dbapi_conn.commit()
+
+    @event.listens_for(engine, "handle_error")
+    def _name_the_timeout(context: Any) -> None:
+        import psycopg
+
+        error = context.original_exception
+        if isinstance(error, psycopg.errors.QueryCanceled) and "statement timeout" in str(error):
+            # The server's own cancel ("canceling statement due to statement timeout"), in our words.
+            error.args = (f"{NO_ANSWER} {settings.statement_timeout_s:g} s (statement_timeout_s)",)
+
+
+class _Silent(Exception):
+    """Raised inside a psycopg wait when the server has sent nothing for too long."""
+
+
+def _answered_within(gen: Generator[Any, Any, Any], limit_s: float) -> Generator[Any, Any, Any]:
+    """psycopg's protocol generator ``gen``, given up on (_Silent) once its socket was idle for ``limit_s``.
+
+    Idle, not in all: a batch of many statements (executemany in a pipeline) is one wait, and may take
+    long on a busy server while it answers all along. psycopg's wait sends READY_NONE (0) into the
+    generator at each poll interval (0.1 s) that saw no event; any event is progress. The server sends
+    a pipeline's results a buffer (8 kB) at a time: a batch of many rows shows progress all along, a
+    batch of a few slow statements would look silent until its end.
+    """
+    last = time.monotonic()
+    try:
+        state = next(gen)
+        while True:
+            ready = yield state
+            now = time.monotonic()
+            if ready:
+                last = now
+            elif now - last > limit_s:
+                gen.close()
+                raise _Silent
+            state = gen.send(ready)
+    except StopIteration as done:
+        return done.value
+
+
+@cache
+def _bounded_connection_class(connect_timeout_s: int, statement_timeout_s: float) -> type:
+    """A psycopg Connection that gives up on a server that does not answer, and closes itself then."""
+    import psycopg
+
+    answer_timeout_s = statement_timeout_s + ANSWER_GRACE_S
+
+    class BoundedConnection(psycopg.Connection):
+        """psycopg's Connection giving up each wait that has no timeout of its own (every query, commit,
+        fetch) once the server has been silent for the answer timeout."""
+
+        @classmethod
+        def connect(cls, *args: Any, **kwargs: Any) -> Any:
+            """psycopg's connect (bounded by libpq's connect_timeout), its timeout said in our words."""
+            try:
+                return super().connect(*args, **kwargs)
+            except psycopg.errors.ConnectionTimeout:
+                raise psycopg.errors.ConnectionTimeout(
+                    f"{NO_ANSWER} {connect_timeout_s:g} s of connecting (connect_timeout_s)"
+                ) from None
+
+        def wait(self, gen: Any, interval: float | None = None, timeout: float | None = None) -> Any:
+            """Consume ``gen`` as psycopg does, within ``timeout``, or while the server keeps answering."""
+            given = {"interval": interval} if interval is not None else {}
+            if timeout is not None:
+                return super().wait(gen, timeout=timeout, **given)
+            try:
+                return super().wait(_answered_within(gen, answer_timeout_s), **given)
+            except _Silent:
+                # Mid-protocol: the connection's state is unknown, so it is closed (and SQLAlchemy,
+                # seeing it closed, treats the error as a disconnect and drops it from the pool).
+                self.close()
+                raise psycopg.OperationalError(f"{NO_ANSWER} {statement_timeout_s:g} s (statement_timeout_s)") from None
+
+    return BoundedConnection
 
 
 def _make_sqlite_parent(url: URL, shown: str) -> None:

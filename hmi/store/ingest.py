@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from sqlalchemy import Table, bindparam, func, literal_column, select
+from sqlalchemy import Table, bindparam, func, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -15,6 +15,8 @@ from hmi.store.schema import HOUR_US, MINUTE_US, rollup_1h, rollup_1m, samples, 
 Row = tuple[str, int, float | None, int]
 
 _NAME_CHUNK = 500
+# The advisory lock space of the historian's tags on PostgreSQL ("HMI"); the second key is the tag id.
+TAG_LOCK_SPACE = 0x484D49
 _COMPILED: dict[str, tuple[str, tuple[str, ...] | None]] = {}
 
 
@@ -136,6 +138,28 @@ def refresh_rollups(conn: Connection, keys: Iterable[tuple[int, int]]) -> None:
     _refresh(conn, rollup_1h, HOUR_US, _hour_select(), _runs(hours, HOUR_US))
 
 
+def lock_tags(conn: Connection, tag_ids: Iterable[int]) -> None:
+    """Take these tags' transaction locks: writers of one tag rebuild its rollups in turn (PostgreSQL only).
+
+    SQLite needs none: its BEGIN IMMEDIATE lets one writer in at a time.
+
+    Each writer rebuilds a touched bucket from what it sees; at READ COMMITTED it does not see another
+    writer's uncommitted samples in the same bucket, and the later upsert would overwrite the bucket
+    without them (measured: four writers of distinct samples in one bucket lost 900 of 5,900). Taken
+    after the samples are inserted and held to the commit, the lock makes the last writer to rebuild
+    a bucket see every other writer's samples in it; samples are still inserted side by side. Locks
+    are taken in id order, so two writers never deadlock on them.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    ids = sorted(set(tag_ids))
+    if ids:
+        conn.execute(
+            text("SELECT count(pg_advisory_xact_lock(:space, id)) FROM unnest(CAST(:ids AS integer[])) AS u(id)"),
+            {"space": TAG_LOCK_SPACE, "ids": ids},
+        )
+
+
 def write_rows(conn: Connection, rows: Sequence[Row], known: Mapping[str, int]) -> tuple[int, dict[str, int]]:
     """Write rows and refresh their rollups in the caller's transaction.
 
@@ -145,5 +169,6 @@ def write_rows(conn: Connection, rows: Sequence[Row], known: Mapping[str, int]) 
     new_ids = resolve_tag_ids(conn, {r[0] for r in rows}, known)
     ids = {**known, **new_ids} if new_ids else known
     added = insert_samples(conn, rows, ids)
+    lock_tags(conn, {ids[r[0]] for r in rows})
     refresh_rollups(conn, ((ids[tag], ts_us) for tag, ts_us, _v, _q in rows))
     return added, new_ids

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 
-from hmi.config import HistorianConfig
+from hmi.config import DatabaseConfig, HistorianConfig
 from hmi.domain.historian import WriterStats  # defined in the domain, for the status bar and the CLI
 from hmi.domain.tags import TagValue
 from hmi.paths import data_dir
@@ -49,6 +49,7 @@ class HistorianWriter:
         *,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
         retry_interval_s: float = 1.5,
+        database: DatabaseConfig | None = None,
     ) -> None:
         self.url = url
         self.spool_path = Path(spool_path) if spool_path is not None else data_dir() / "spool.sqlite"
@@ -57,6 +58,7 @@ class HistorianWriter:
         self.queue_limit = queue_limit
         self.retry_interval_s = retry_interval_s
         self._busy_timeout_ms = busy_timeout_ms
+        self._database = database  # its timeouts: past them the database counts as away
         self._shown_url = safe_url(url)
 
         # Written by the event-loop thread only.
@@ -91,14 +93,15 @@ class HistorianWriter:
         self._drops_logged_at = 0.0
 
     @classmethod
-    def from_config(cls, url: str, config: HistorianConfig) -> HistorianWriter:
-        """A writer for this database with the historian settings of the plant config."""
+    def from_config(cls, url: str, config: HistorianConfig, database: DatabaseConfig | None = None) -> HistorianWriter:
+        """A writer for this database with the historian (and [database] timeout) settings of the plant config."""
         return cls(
             url,
             config.spool_path,
             flush_interval_s=config.flush_interval_s,
             max_batch=config.max_batch,
             queue_limit=config.queue_limit,
+            database=database,
         )
 
     # ---- event-loop side -------------------------------------------------------------------
@@ -296,7 +299,7 @@ class HistorianWriter:
 
     def _ready_engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.url, busy_timeout_ms=self._busy_timeout_ms, check=False)
+            self._engine = make_engine(self.url, busy_timeout_ms=self._busy_timeout_ms, check=False, settings=self._database)
         if not self._schema_ready:
             upgrade(self._engine)
             self._schema_ready = True
