@@ -18,9 +18,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 def run_upgrade(args: argparse.Namespace) -> int:
     """Migrate the configured (or --db) database to the newest schema."""
     from hmi.store.db import safe_url
-    from hmi.store.migrate import current_revision, upgrade
+    from hmi.store.migrate import upgrade
 
     url = args.db or load_config(args.config).database_url
-    upgrade(url)
-    print(f"{safe_url(url)}: schema is at revision {current_revision(url)}")
+    print(f"{safe_url(url)}: {upgrade(url).line()}")
     return 0
