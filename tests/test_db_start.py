@@ -245,3 +245,78 @@ def test_kill_9_of_the_collector_leaves_a_bad_marker_after_each_good_tag_and_the
     wait_until(lambda: rows(url, ended_sql, reason=GAP_REASON)[0][0] == len(was_good), 60, "every gap ended")
     assert second.stop() == 0
     assert "no data since the collector stopped" in second.stderr
+
+
+# ---- the gap marker's rules, on the writer alone --------------------------------------------------------
+
+T0 = 1_700_000_000.0
+
+
+def _tv(tag: str, ts: float, value: float | None = 1.0, received: float | None = None):
+    from hmi.domain.tags import Quality, TagValue
+
+    quality = Quality.GOOD if value is not None else Quality.BAD
+    return TagValue(tag, value, quality, ts, ts if received is None else received)
+
+
+def _run_writer(url: str, spool, tags, batches=(), *, until=lambda w: True) -> None:
+    from hmi.store.writer import HistorianWriter
+
+    writer = HistorianWriter(url, spool, flush_interval_s=0.05, retry_interval_s=0.1, tags=tags)
+    writer.start()
+    for batch in batches:
+        writer.consume(batch)
+    wait_until(lambda: writer.stats().db_ok and writer.stats().queued == 0 and until(writer), 10, "the writer's flush")
+    assert writer.stop()
+
+
+def test_markers_only_for_own_tags_whose_newest_sample_is_good_and_not_newer_than_the_stop(tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(url)
+    spool = tmp_path / "spool.sqlite"
+    # The previous run: four tags of ours and one of another collector's.
+    _run_writer(url, spool, ["a", "b", "c", "quiet"], [[
+        _tv("a", T0), _tv("b", T0), _tv("b", T0 + 1, None), _tv("c", T0), _tv("quiet", T0 - 3600), _tv("theirs", T0),
+    ]])  # fmt: skip
+    # Meanwhile another collector writes c again, later than this one's stop.
+    later = time.time() + 60
+    _run_writer(url, tmp_path / "other-spool.sqlite", [], [[_tv("c", later)]])
+    before = time.time()
+    _run_writer(url, spool, ["a", "b", "c", "quiet"], until=lambda w: w.stats().gap_marks > 0)
+    marks = dict(rows(url, "SELECT t.name, s.ts_us FROM samples s JOIN tags t ON t.id = s.tag_id WHERE s.reason = :r",
+                      r=GAP_REASON))  # fmt: skip
+    # b's newest is Bad already, c has a newer sample from the other collector, theirs is not ours.
+    assert sorted(marks) == ["a", "quiet"]
+    # Not at the quiet tag's last change an hour before: it was known, unchanged, until the writer stopped.
+    assert T0 * 1e6 < marks["quiet"] <= before * 1e6 and marks["quiet"] == marks["a"]
+
+
+def test_no_markers_while_another_process_writes_through_the_same_spool(tmp_path):
+    from hmi.store.spool import Spool
+
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(url)
+    spool_path = tmp_path / "spool.sqlite"
+    _run_writer(url, spool_path, ["a"], [[_tv("a", T0)]])
+    # A window beside the collector: a live process recorded in the spool (this test's parent, surely alive).
+    spool = Spool(spool_path)
+    spool._conn.execute("INSERT INTO runs (pid, started_us, alive_us) VALUES (?, 0, 0)", (os.getppid(),))
+    spool.close()
+    _run_writer(url, spool_path, ["a"])
+    assert rows(url, "SELECT count(*) FROM samples WHERE reason IS NOT NULL") == [(0,)]
+
+
+def test_an_unchanged_value_read_again_after_the_marker_is_stored_at_its_receive_time(tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    upgrade(url)
+    spool = tmp_path / "spool.sqlite"
+    _run_writer(url, spool, ["sp"], [[_tv("sp", T0, 42.0)]])
+    received = time.time() + 1
+    # The PLC still stamps the setpoint with the time it was set: the same sample, received again.
+    _run_writer(url, spool, ["sp"], [[_tv("sp", T0, 42.0, received=received)]],
+                until=lambda w: w.stats().gap_marks == 1 and w.stats().stored >= 1)  # fmt: skip
+    series = rows(url, "SELECT s.ts_us, s.value, s.quality, s.reason FROM samples s ORDER BY s.ts_us")
+    assert series[0] == (round(T0 * 1e6), 42.0, 0, None)
+    assert series[1][1:] == (None, 2, GAP_REASON)
+    assert series[2] == (round(received * 1e6), 42.0, 0, None)  # the gap ends when the value was seen again
+    assert len(series) == 3

@@ -1,7 +1,7 @@
 """Schema migrations run from code: no alembic.ini, scripts found next to this file (source, wheel or bundle).
 
-Only `hmi db upgrade` (and the demo, which owns its database) changes the schema. The collector and
-the window check it (schema_problem) and spool until an operator has run `hmi db upgrade`: a
+The collector and the window never change the schema (the demo, which owns its database, does):
+they check it (schema_problem) and spool until an operator has run `hmi db upgrade`, because a
 workstation of one version must not migrate a database that others share behind their backs.
 """
 

@@ -292,6 +292,8 @@ class HistorianWriter:
             had_work = True
             self._forward(budget_s)
         self._place_held()
+        if not self._db_ok and not final and self._retry_due() and not self._held and not spool.backlog:
+            self._probe()  # nothing to write (no PLC yet): still say truly whether the database can be written
         if self._down_since is not None and self._db_ok and spool.backlog == 0:
             log.warning(
                 "historian database %s is back after %.1f s; forwarded %d samples from the spool",
@@ -417,6 +419,18 @@ class HistorianWriter:
         if again:
             self._held[:0] = again
             self._held_count += len(again)
+
+    def _probe(self) -> None:
+        """Connect and check the schema without writing; the status says ok, or why not."""
+        try:
+            with self._ready_engine().connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except Exception as error:
+            self._mark_down(error)
+            return
+        self._db_ok = True
+        self._retry_delay = self.retry_interval_s
+        self._logged_reason = ""
 
     def _retry_due(self) -> bool:
         return bool(self._db_ok) or time.monotonic() >= self._next_retry
