@@ -133,6 +133,7 @@ def test_collector_started_with_postgresql_down_spools_then_forwards_everything_
     time.sleep(1.5)
     assert collector.stop() == 0
     assert "is back after" in collector.stderr
+    assert "alembic" not in collector.stderr  # no migration, and none of alembic's INFO lines
     assert assert_history_complete(url, record, sim_stopped_us) > 29 * 10
 
 
