@@ -391,15 +391,18 @@ class HistorianWriter:
                 with conn.begin():
                     assert self._gap_after_us is not None
                     marks = mark_gaps(conn, self.tags, self._gap_after_us)
-        except Exception as error:
+        except _EXPECTED_ERRORS as error:
             self._mark_down(error)
             return
+        except Exception:  # a bug here must not keep the history from the database: go on without markers
+            log.exception("historian: the gap markers could not be stored; going on without them")
+            marks = {}
         self._marked = True
         self._db_ok = True
         self._gap_marks = len(marks)
         if marks:
             log.warning(
-                "historian: %d tags had no data since the collector stopped; stored a Bad sample (%r) after each one's last",
+                "historian: %d tags had no data since the collector stopped; stored a Bad sample (%r) where each one's data stopped",
                 len(marks), GAP_REASON,
             )  # fmt: skip
         self._end_gaps(marks)
