@@ -146,7 +146,7 @@ class HistorianWriter:
         self._drops_logged_at = 0.0
 
     @classmethod
-    def from_config(cls, url: str, config: HistorianConfig, tags: Iterable[str] = ()) -> HistorianWriter:
+    def from_config(cls, url: str, config: HistorianConfig, *, tags: Iterable[str] = ()) -> HistorianWriter:
         """A writer for this database with the historian settings of the plant config (``tags``: the ones collected)."""
         return cls(
             url,
