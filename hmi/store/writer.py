@@ -214,6 +214,7 @@ class HistorianWriter:
         self._prior_seq = self._spool.last_seq()
         self._begin_run()
         self._publish()
+        self._wake.set()  # the first cycle at once: the status says "connecting" only while it connects
         self._thread = threading.Thread(target=self._run, name="historian-writer", daemon=True)
         self._thread.start()
 
