@@ -322,3 +322,35 @@ def test_an_unchanged_value_read_again_after_the_marker_is_stored_at_its_receive
     assert series[1][1:] == (None, 2, GAP_REASON)
     assert series[2] == (round(received * 1e6), 42.0, 0, None)  # the gap ends when the value was seen again
     assert len(series) == 3
+
+
+def test_with_the_database_locked_at_start_the_markers_wait_for_it_and_precede_this_runs_samples(tmp_path):
+    import sqlite3
+
+    from hmi.store.writer import HistorianWriter
+
+    path = tmp_path / "h.sqlite"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    spool = tmp_path / "spool.sqlite"
+    _run_writer(url, spool, ["a"], [[_tv("a", T0, 1.0)]])
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # another program holds the write lock as this run starts
+    writer = HistorianWriter(url, spool, flush_interval_s=0.05, retry_interval_s=0.1, retry_max_s=0.2,
+                             busy_timeout_ms=50, tags=["a"])  # fmt: skip
+    writer.start()
+    try:
+        now = time.time()
+        writer.consume([_tv("a", now, 2.0)])
+        wait_until(lambda: writer.stats().spooled_backlog == 1 and writer.stats().last_error == "database is locked", 10,
+                   "the sample spooled with the reason")  # fmt: skip
+        assert rows(url, "SELECT count(*) FROM samples") == [(1,)]  # no marker, nothing of this run yet
+        locker.execute("ROLLBACK")
+        wait_until(lambda: writer.stats().gap_marks == 1 and writer.stats().spooled_backlog == 0 and writer.stats().db_ok,
+                   10, "the marker, then the spool forwarded")  # fmt: skip
+    finally:
+        locker.close()
+        assert writer.stop()
+    series = rows(url, "SELECT ts_us, value, quality, reason FROM samples ORDER BY ts_us")
+    assert [(v, q, r) for _, v, q, r in series] == [(1.0, 0, None), (None, 2, GAP_REASON), (2.0, 0, None)]
+    assert series[1][0] < round(now * 1e6)
