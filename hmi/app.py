@@ -78,6 +78,7 @@ def run_gui(
     greet: bool = True,
     prepare_users: Callable[[Engine], None] | None = None,
     login_as: Callable[[], tuple[str, str]] | None = None,
+    migrate: bool = False,
 ) -> int:
     """Open the main window on a plant and run until it is closed (or ``run_for`` elapses); the exit code.
 
@@ -89,13 +90,18 @@ def run_gui(
     without users); cancelled, the station is view only. ``prepare_users(engine)`` (blocking, in an
     executor) runs first: the demo creates its users there. ``login_as()`` (blocking, in an executor)
     gives a (name, password) to log in with instead of the dialog. ``idle_lock_s``: the idle lock.
+
+    The database may be down, locked or without the schema: the window opens all the same, the
+    status bar says why the history is not written, and samples are spooled until it can be. Only
+    with ``migrate`` (the demo, which owns its database) is the schema created or migrated here.
     """
     import qasync
 
     url = db_url or config.database_url
     app = qapplication()
     theme.apply(app, "day")
-    upgrade(url)  # before the loop runs: the schema must exist before the writer starts
+    if migrate:
+        print(f"hmi: {upgrade(url).line()}", file=sys.stderr, flush=True)
     if panes is None:
         load_panes()
         panes = registered_panes()

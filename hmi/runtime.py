@@ -107,7 +107,9 @@ class Runtime:
         self.plant: Plant = config.plant()
         self.database_url = database_url or config.database_url
         self.bus = TagBus()
-        self.writer = HistorianWriter.from_config(self.database_url, config.historian, config.database)
+        # The writer marks where a stopped predecessor left a gap, for the tags this runtime collects only.
+        self.writer = HistorianWriter.from_config(self.database_url, config.historian, config.database,
+                                                  tags=[t.tag_id for t in self.plant.tags])
         self.bus.subscribe(self.writer.consume)
         self.sources = [
             OpcUaSource(ep, [t for t in self.plant.tags if t.endpoint == ep.name], self._hand_over,

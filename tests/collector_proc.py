@@ -15,6 +15,7 @@ from pathlib import Path
 STATUS = re.compile(
     r"collect: (?P<time>\S+Z) (?:stopped; )?tags good (?P<good>\d+) bad (?P<bad>\d+) waiting (?P<waiting>\d+) \| (?P<rate>[\d.]+) samples/s \| "
     r"stored (?P<stored>\d+) \| backlog (?P<backlog>\d+) \| dropped (?P<dropped>\d+) \| db (?P<db>ok|DOWN)"
+    r"(?: \((?P<reason>[^)]*)\))?"
 )
 
 
@@ -32,12 +33,18 @@ class Status:
     dropped: int
     db_ok: bool
     text: str
+    db_reason: str = ""  # why the database is DOWN, as the status line says it
 
 
 class CollectorProcess:
     """`hmi collect` in its own process; status lines parsed on a reader thread."""
 
-    def __init__(self, config: Path, db_url: str, *extra: str, status_interval: float = 0.25) -> None:
+    def __init__(self, config: Path, db_url: str, *extra: str, status_interval: float = 0.25, migrate: bool = True,
+                 env: dict[str, str] | None = None) -> None:
+        # The collector never creates the schema: unless told not to, start() runs what `hmi db upgrade` does.
+        self.db_url = db_url
+        self.migrate = migrate
+        self.env = env
         self.cmd = [
             sys.executable, "-m", "hmi.cli", "collect", "--config", str(config), "--db", db_url,
             "--status-interval", str(status_interval), *extra,
@@ -48,8 +55,13 @@ class CollectorProcess:
         self._stderr: list[str] = []
 
     def start(self) -> CollectorProcess:
-        """Start the collector."""
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        """Start the collector (on a database brought to the newest schema first, unless migrate=False)."""
+        if self.migrate:
+            from hmi.store.migrate import upgrade
+
+            upgrade(self.db_url)
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+                                     env=self.env)
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
         return self
@@ -63,7 +75,7 @@ class CollectorProcess:
                 g = m.groupdict()
                 self.statuses.append(
                     Status(time.monotonic(), parse_time(g["time"], 0.0), int(g["good"]), int(g["bad"]), int(g["waiting"]), int(g["stored"]),
-                           int(g["backlog"]), int(g["dropped"]), g["db"] == "ok", line.strip())
+                           int(g["backlog"]), int(g["dropped"]), g["db"] == "ok", line.strip(), g["reason"] or "")
                 )
 
     def _read_stderr(self) -> None:

@@ -207,7 +207,7 @@ def test_run_gui_shows_the_link_up_and_stores_samples(plc_sim, tmp_path):
         timer.start(100)
 
     shot = tmp_path / "w.png"
-    code = run_gui(config, url, screenshot=shot, run_for=4, panes=DUMMY_PANES, on_window=watch)
+    code = run_gui(config, url, screenshot=shot, run_for=4, panes=DUMMY_PANES, on_window=watch, migrate=True)
     assert code == 0
     assert "● plc1 up" in seen
     assert shot.exists()

@@ -326,7 +326,7 @@ def test_run_gui_logs_in_as_asked_and_records_the_logout_when_the_window_closes(
     panes = [PaneSpec("overview", "Overview", lambda ctx: QLabel("overview"), Qt.DockWidgetArea.LeftDockWidgetArea)]
     code = run_gui(load_config(), url, run_for=2.5, panes=panes, on_window=watch, idle_lock_s=600,
                    prepare_users=lambda engine: demo_command.demo_users(engine, logins),
-                   login_as=lambda: ("shift_supervisor", demo_command.read_demo_password(logins)))
+                   login_as=lambda: ("shift_supervisor", demo_command.read_demo_password(logins)), migrate=True)
     assert code == 0
     assert seen[0] == "shift_supervisor · shift_supervisor"
     from hmi.store.db import make_engine

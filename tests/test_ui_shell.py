@@ -171,7 +171,7 @@ def test_status_bar_shows_each_link_with_shape_and_word(make_window, ctx, links)
     ctx.refresh()
     assert bar.link_labels["plc1"].text() == "▲ plc1 DOWN"
     assert bar.link_labels["plc2"].property("linkState") == "up"
-    assert bar.db_label.text() == "▲ database DOWN" and bar.db_label.toolTip() == "gone"
+    assert bar.db_label.text() == "▲ database DOWN: gone" and bar.db_label.toolTip() == "gone"
     assert "SPOOLED" in bar.backlog_label.text() and "705" in bar.backlog_label.text()
 
 

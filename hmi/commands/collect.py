@@ -1,5 +1,9 @@
 """`hmi collect`: acquisition, historian and alarms without the GUI, for a plant server or a test.
 
+It starts whether or not the database answers, and never creates or migrates its schema (that is
+`hmi db upgrade`, run by whoever installs or updates the plant): until the database can be written
+the samples go to the spool, and the status line and the log say why.
+
 The status line ends with the alarm counts (unacknowledged per priority, shelved) and whether this
 collector writes the alarm journal (holder) or leaves it to another workstation (follower).
 """
@@ -36,11 +40,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def collect(config: PlantConfig, db_url: str | None, run_for: float | None, status_interval: float) -> int:
-    """Bring the database schema up to date, then run acquisition and historian; returns the exit code."""
-    from hmi.services.db import upgrade  # heavy imports only for the command that runs
+    """Run acquisition and historian, whatever the database's state; returns the exit code.
 
+    The collector never migrates: a database that is down, locked or without this version's schema
+    is spooled for (the status line says why: "connection refused", "no schema: run hmi db upgrade")
+    and retried with back-off, and everything is forwarded in order once it can be written.
+    """
     url = db_url or config.database_url
-    upgrade(url)
     asyncio.run(_collect(config, url, run_for, status_interval))
     return 0
 

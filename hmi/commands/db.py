@@ -17,9 +17,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def run_upgrade(args: argparse.Namespace) -> int:
     """Migrate the configured (or --db) database to the newest schema."""
-    from hmi.services.db import current_revision, safe_url, upgrade
+    from hmi.services.db import safe_url, upgrade
 
     url = args.db or load_config(args.config).database_url
-    upgrade(url)
-    print(f"{safe_url(url)}: schema is at revision {current_revision(url)}")
+    print(f"{safe_url(url)}: {upgrade(url).line()}")
     return 0

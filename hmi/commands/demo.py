@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
                        before_start=lambda: _wait_ready(sim), initial_trends=demo_trends(config),
                        idle_lock_s=idle_lock_s(args, config), greet=not args.offscreen,
                        prepare_users=(lambda engine: demo_users(engine, logins)) if wants_users else None,
-                       login_as=(lambda: (login, read_demo_password(logins))) if login else None)
+                       login_as=(lambda: (login, read_demo_password(logins))) if login else None,
+                       migrate=True)
     except Stopped as exc:
         print(f"hmi demo: stopped by {exc} during start-up", file=sys.stderr, flush=True)
         return 130

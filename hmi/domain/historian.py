@@ -12,6 +12,9 @@ class WriterStats:
     ``stored`` counts rows the database committed (duplicates it already had are not counted);
     ``spooled_backlog`` samples wait in the spool, ``queued`` in memory; ``forwarded`` samples
     went from the spool to the database; ``dropped`` were refused because the queue was full.
+    ``last_error`` is the short reason the database is not written ("connecting", "connection
+    refused", "no schema: run hmi db upgrade"); ``gap_marks`` the Bad markers this run stored
+    where the previous one stopped.
     """
 
     received: int = 0
@@ -21,5 +24,6 @@ class WriterStats:
     dropped: int = 0
     queued: int = 0
     db_ok: bool = False
-    last_error: str = ""
+    last_error: str = "connecting"
     flush_ms: float = 0.0
+    gap_marks: int = 0

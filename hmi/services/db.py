@@ -7,12 +7,15 @@ reason and what to do when the database cannot be used.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL, Engine
 
 from hmi.domain.errors import DatabaseUnavailable
 from hmi.store import db
+
+if TYPE_CHECKING:
+    from hmi.store.migrate import Upgraded
 
 
 def make_engine(url: str | URL, **options: Any) -> Engine:
@@ -20,11 +23,11 @@ def make_engine(url: str | URL, **options: Any) -> Engine:
     return db.make_engine(url, **options)
 
 
-def upgrade(target: str | URL | Engine, **options: Any) -> None:
-    """Create the schema or migrate it to the newest revision; a no-op when it is there already."""
+def upgrade(target: str | URL | Engine, **options: Any) -> Upgraded:
+    """Create the schema or migrate it to the newest revision (a no-op when it is there); what it did."""
     from hmi.store import migrate  # alembic only for the commands that migrate (it logs its plugins on import)
 
-    migrate.upgrade(target, **options)
+    return migrate.upgrade(target, **options)
 
 
 def current_revision(target: str | URL | Engine) -> str | None:

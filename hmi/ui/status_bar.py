@@ -184,7 +184,10 @@ class StatusBar(QStatusBar):
         if stats.db_ok:
             _set(self.db_label, f"{theme.SHAPE_UP} database ok", "health", "ok")
         else:
-            _set(self.db_label, f"{theme.SHAPE_DOWN} database DOWN", "health", "bad", stats.last_error)
+            # The reason is short ("connection refused", "no schema: run hmi db upgrade"); the tooltip has it whole.
+            reason = stats.last_error if len(stats.last_error) <= 48 else stats.last_error[:47] + "…"
+            _set(self.db_label, f"{theme.SHAPE_DOWN} database DOWN: {reason}" if reason else f"{theme.SHAPE_DOWN} database DOWN",
+                 "health", "bad", stats.last_error)  # fmt: skip
         backlog = stats.spooled_backlog + stats.queued
         # A few queued batches are normal; samples in the spool mean the database is away or too slow.
         growing = stats.spooled_backlog > 0
