@@ -27,8 +27,12 @@ def produced(record_path) -> dict[str, list[tuple[int, float]]]:
 
 
 def deliverable(series: list[tuple[int, float]], first_us: int, last_us: float) -> dict[int, float]:
-    """What a subscription delivers from its first value on: each change (an unchanged value raises none)."""
-    start = next(i for i, (ts, _) in enumerate(series) if ts == first_us)
+    """What a subscription delivers from its first value on: each change (an unchanged value raises none).
+
+    The first value is the one the PLC held at ``first_us``: the link stamps a subscription's initial
+    value at the time the subscription was made when its source time is older (hmi.io.opcua).
+    """
+    start = max(i for i, (ts, _) in enumerate(series) if ts <= first_us)
     out = {first_us: series[start][1]}
     for (_, before), (ts, value) in zip(series[start:], series[start + 1 :]):
         if ts > last_us:
