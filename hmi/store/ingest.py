@@ -42,7 +42,9 @@ def _insert_samples_sql(conn: Connection) -> tuple[str, tuple[str, ...] | None]:
     name = conn.dialect.name
     cached = _COMPILED.get(name)
     if cached is None:
-        stmt = _insert(conn, samples).on_conflict_do_nothing(index_elements=["tag_id", "ts_us"])
+        columns = ("tag_id", "ts_us", "value", "quality")  # not reason: it is NULL but for gap markers
+        stmt = _insert(conn, samples).values({c: bindparam(c) for c in columns})
+        stmt = stmt.on_conflict_do_nothing(index_elements=["tag_id", "ts_us"])
         compiled = stmt.compile(dialect=conn.dialect)
         order = tuple(compiled.positiontup) if compiled.positional else None
         cached = _COMPILED[name] = (str(compiled), order)

@@ -27,6 +27,7 @@ samples = Table(
     Column("ts_us", BigInteger, primary_key=True, autoincrement=False),
     Column("value", Float, nullable=True),
     Column("quality", SmallInteger, nullable=False),
+    Column("reason", Text, nullable=True),  # why a Bad sample is Bad, where it is known (a gap marker)
     sqlite_with_rowid=False,
 )
 
