@@ -101,7 +101,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from hmi.services.audit_view import problem_line, verify_trail
     from hmi.store.db import safe_url, unavailable
 
-    engine = open_database(args, migrate=False)
+    engine = open_database(args)
     try:
         report = verify_trail(engine) if inspect(engine).has_table("audit_log") else None
     except exc.DBAPIError as error:

@@ -44,12 +44,15 @@ def resolve_database_url(url: str | URL) -> URL:
     return parsed if password is None else parsed.set(password=password)
 
 
-def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, check: bool = True) -> Engine:
+def make_engine(
+    url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, check: bool = True, must_exist: bool = False
+) -> Engine:
     """An Engine for an sqlite:/// or postgresql+psycopg:// URL; DatabaseUnavailable when it cannot be used.
 
     With ``check`` one connection is opened at once, so a bad path or a missing server is
     reported here with a clear message rather than at the first write. A PostgreSQL password
-    comes from the secret ``database`` (resolve_database_url).
+    comes from the secret ``database`` (resolve_database_url). An SQLite file and its folder are
+    created unless ``must_exist`` (a command that only reads), which refuses a missing file instead.
     """
     try:
         parsed = resolve_database_url(url)
@@ -62,7 +65,7 @@ def make_engine(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_M
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
-        _make_sqlite_parent(parsed, shown)
+        (_sqlite_file_exists if must_exist else _make_sqlite_parent)(parsed, shown)
     elif backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -110,6 +113,24 @@ def one_line(error: BaseException) -> str:
     message = str(inner).strip().splitlines()
     first = message[0] if message else type(inner).__name__
     return first[:300]
+
+
+def _sqlite_file_exists(url: URL, shown: str) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    if path.is_dir():
+        raise DatabaseUnavailable(f"{shown}: {path} is a folder, not a database; give the database file")
+    if not path.is_file() or path.stat().st_size == 0:
+        raise DatabaseUnavailable(f"no database at {path}; create it with hmi db upgrade (or give another --db)")
+    try:  # opening a file that is not SQLite's would write to it (the WAL pragma)
+        with path.open("rb") as file:
+            header = file.read(16)
+    except OSError as error:
+        raise DatabaseUnavailable(f"{shown}: cannot read {path}: {error.strerror or error}") from None
+    if header != b"SQLite format 3\x00":
+        raise DatabaseUnavailable(f"{shown}: {path} is not an SQLite database; give the database file")
 
 
 def _make_sqlite_parent(url: URL, shown: str) -> None:
