@@ -6,29 +6,15 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from hmi.commands import alarm, audit, collect, db, demo, gui, history, secret, setpoint, user
-from hmi.commands.errors import CommandError
+from hmi.commands.errors import CommandError, OneLineParser, shorten
 from hmi.config import ConfigError
 
 COMMAND_MODULES = (gui, demo, collect, db, history, user, audit, secret, setpoint, alarm)
 
 # Exceptions that are a user's mistake or a missing peer: one line, no traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (CommandError, ConfigError)
-
-
-class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose refusal is one line on stderr (the usage is what --help is for)."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print one line naming the command and the problem, then exit 2."""
-        if len(message) > MAX_ERROR_CHARS:  # a 1 MB argument is not echoed back whole
-            message = message[:MAX_ERROR_CHARS] + "…"
-        self.exit(2, f"{self.prog}: {' '.join(message.split())} (see {self.prog} --help)\n")
-
-
-MAX_ERROR_CHARS = 300
 
 
 def _common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -49,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     the option is given again later. An option of the window given before a command that opens no
     window is refused (see refuse_misplaced).
     """
-    common = Parser(add_help=False)
+    common = OneLineParser(add_help=False)
     _common_options(common, defaults=False)
-    parser = Parser(prog="hmi", description="Control-room HMI for process plants.")
+    parser = OneLineParser(prog="hmi", description="Control-room HMI for process plants.")
     _common_options(parser, defaults=True)
     gui.add_gui_options(parser)  # `hmi` alone opens the window and takes the window's options
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -144,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except (*USER_ERRORS, DatabaseUnavailable) as exc:
-        print(f"hmi {args.command}: {exc}", file=sys.stderr)
+        print(f"hmi {args.command}: {shorten(str(exc), 2000)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
