@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
 import re
@@ -74,7 +75,7 @@ def _check_options(args: argparse.Namespace) -> None:
             raise ValueError(f"{', '.join(given)} without --security has no effect; add --security POLICY_MODE")
     for flag, path in server_side.items():
         if path is not None and not path.is_file():
-            raise ValueError(f"{flag} {path}: " + ("is a folder" if path.is_dir() else "no such file"))
+            raise ValueError(f"{flag} {path}: " + ("is a folder" if path.is_dir() else os.strerror(errno.ENOENT)))
     client_side = {"--client-certificate": args.client_certificate, "--client-private-key": args.client_private_key,
                    "--trust-dir": args.trust_dir}  # fmt: skip
     given = [flag for flag, v in client_side.items() if v is not None]
