@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -58,8 +60,28 @@ def mask_passwords(text: str) -> str:
     return _QUERY_PASSWORD.sub(r"\g<keep>***", _URL_PASSWORD.sub(r"\g<keep>***@", text))
 
 
+# No plant measures beyond this; a bigger number in a range, band or limit is a typo or an attack
+# (1e300 overflows the trend's arithmetic to inf).
+MAX_MAGNITUDE = 1e15
+
+
+def _sane(x: float) -> float:
+    if not -MAX_MAGNITUDE <= x <= MAX_MAGNITUDE:
+        raise ValueError(f"expected a number between -{MAX_MAGNITUDE:g} and {MAX_MAGNITUDE:g}")
+    return x
+
+
+# A finite number of a plausible size (NaN and infinities are refused for every model, see _Strict).
+Sane = Annotated[float, AfterValidator(_sane)]
+NonNegative = Annotated[float, Field(ge=0), AfterValidator(_sane)]
+
+
+def _interval(pair: tuple[float, float]) -> str:
+    return f"[{pair[0]:g}, {pair[1]:g}]"
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatabaseConfig(_Strict):
@@ -102,11 +124,11 @@ class SessionConfig(_Strict):
 class AlarmTagConfig(_Strict):
     """Alarm settings for one tag: limits (HIHI/LOLO where given, HI/LO default to the band) and anti-chatter."""
 
-    hihi: float | None = None
-    hi: float | None = None
-    lo: float | None = None
-    lolo: float | None = None
-    deadband: Annotated[float, Field(ge=0)] | None = None
+    hihi: Sane | None = None
+    hi: Sane | None = None
+    lo: Sane | None = None
+    lolo: Sane | None = None
+    deadband: NonNegative | None = None
     on_delay_s: Annotated[float, Field(ge=0, le=3600)] | None = None
     off_delay_s: Annotated[float, Field(ge=0, le=3600)] | None = None
     enabled: bool = True
@@ -116,7 +138,7 @@ class AlarmOverrideConfig(_Strict):
     """Settings for one alarm by its id (``<tag>.<kind>`` or ``<endpoint>.comm_loss``)."""
 
     priority: Annotated[int, Field(ge=1, le=4)] | None = None
-    deadband: Annotated[float, Field(ge=0)] | None = None
+    deadband: NonNegative | None = None
     on_delay_s: Annotated[float, Field(ge=0, le=3600)] | None = None
     off_delay_s: Annotated[float, Field(ge=0, le=3600)] | None = None
     message: str | None = None
@@ -129,7 +151,7 @@ class AnomalyConfig(_Strict):
     enabled: bool = True
     window: Annotated[int, Field(ge=10, le=100_000)] = 120
     min_samples: Annotated[int, Field(ge=5)] = 30
-    z: Annotated[float, Field(gt=0)] = 3.0
+    z: Annotated[float, Field(gt=0), AfterValidator(_sane)] = 3.0
     priority: Annotated[int, Field(ge=1, le=4)] = 4
 
     @model_validator(mode="after")
@@ -232,10 +254,10 @@ class ParameterConfig(_Strict):
     node_id: str
     unit: str = ""
     kind: TagKind = TagKind.ANALOG
-    range: tuple[float, float]
-    band: tuple[float, float]
+    range: tuple[Sane, Sane]
+    band: tuple[Sane, Sane]
     sampling_ms: Annotated[int, Field(ge=0, le=3_600_000)] = 1000
-    deadband: Annotated[float, Field(ge=0)] = 0.0
+    deadband: NonNegative = 0.0
 
     @field_validator("node_id")
     @classmethod
@@ -250,6 +272,11 @@ class ParameterConfig(_Strict):
             raise ValueError(f"range must be [low, high] with low < high, got {list(self.range)}")
         if not self.band[0] <= self.band[1]:
             raise ValueError(f"band must be [low, high] with low <= high, got {list(self.band)}")
+        if self.band[0] < self.range[0] or self.band[1] > self.range[1]:
+            raise ValueError(
+                f"band {_interval(self.band)} is outside the range {_interval(self.range)}: the band (normal "
+                "operation) must lie within the range (what the instrument can measure)"
+            )
         return self
 
 
@@ -459,6 +486,12 @@ def load_config(path: str | Path | None = None) -> PlantConfig:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file; give an existing file with --config") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file; give the TOML file with --config") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a config file: byte {exc.start} is not UTF-8 text; give the plant's TOML file with --config"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
     return parse_config(text, str(path))

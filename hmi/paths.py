@@ -10,11 +10,12 @@ import platformdirs
 APP_NAME = "hmi"
 
 
-def data_dir() -> Path:
+def data_dir(*, create: bool = True) -> Path:
     """The per-user data directory (historian, spool); HMI_DATA_DIR overrides it, as tests do."""
     override = os.environ.get("HMI_DATA_DIR")
     path = Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -28,4 +29,4 @@ def log_dir() -> Path:
 
 def default_database_url() -> str:
     """The SQLite historian in the data directory, used when the config names no database."""
-    return f"sqlite:///{data_dir() / 'historian.sqlite'}"
+    return f"sqlite:///{data_dir(create=False) / 'historian.sqlite'}"  # made by whoever writes it first

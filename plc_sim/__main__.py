@@ -4,25 +4,86 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
+import re
 import signal
+import socket
 import sys
 from pathlib import Path
 
-from hmi.config import ConfigError, load_config
+from hmi.commands.errors import OneLineParser
+from hmi.config import IDENT, ConfigError, load_config
 from plc_sim.plant import APPLICATION_URI, endpoint_url, simulated_plant, to_toml
 from plc_sim.server import SimOptions, SimServer
+
+
+MAX_EXTRA_TAGS = 100_000
 
 
 def _positive(kind: type):
     def parse(text: str):
         value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        if not 0 < value < float("inf"):  # NaN too
+            raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
         return value
 
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid float value"
     return parse
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a TCP port number 0-65535, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port number 0-65535, got {port}")
+    return port
+
+
+def _extra_tags(text: str) -> int:
+    count = int(text)
+    if not 0 <= count <= MAX_EXTRA_TAGS:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_EXTRA_TAGS}, got {count}")
+    return count
+
+
+_extra_tags.__name__ = _port.__name__ = "int"
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """ValueError for an option that cannot work or would be ignored, before the server starts."""
+    try:  # before the server starts, so a typo is not reported as a port that cannot be listened on
+        socket.getaddrinfo(args.host, args.port)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ValueError(f"--host {args.host[:100]!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not re.match(IDENT, args.endpoint_name):
+        raise ValueError(f"--endpoint-name {args.endpoint_name[:100]!r}: expected lower-case letters, digits and _ "
+                         "(starting with a letter), e.g. plc1")
+    for flag, path in (("--record", args.record),):
+        if path is not None and (path.is_dir() or not path.parent.is_dir()):
+            raise ValueError(f"{flag} {path}: " + ("is a folder; give a file name" if path.is_dir() else
+                                                   f"the folder {path.parent} does not exist"))
+    if args.ground_truth is not None and args.ground_truth.exists() and not args.ground_truth.is_dir():
+        raise ValueError(f"--ground-truth {args.ground_truth}: not a folder; give the folder for episodes.jsonl")
+    server_side = {"--certificate": args.certificate, "--private-key": args.private_key}
+    if not args.security:
+        given = [flag for flag, v in (*server_side.items(), ("--secure-only", args.secure_only)) if v]
+        if given:
+            raise ValueError(f"{', '.join(given)} without --security has no effect; add --security POLICY_MODE")
+    for flag, path in server_side.items():
+        if path is not None and not path.is_file():
+            raise ValueError(f"{flag} {path}: " + ("is a folder" if path.is_dir() else os.strerror(errno.ENOENT)))
+    client_side = {"--client-certificate": args.client_certificate, "--client-private-key": args.client_private_key,
+                   "--trust-dir": args.trust_dir}  # fmt: skip
+    given = [flag for flag, v in client_side.items() if v is not None]
+    if given and not (args.print_config and args.security):
+        raise ValueError(f"{', '.join(given)} go(es) into the printed config of a secured endpoint: "
+                         "use with --print-config and --security")
+    if args.trust_dir is not None and not args.trust_dir.is_dir():
+        raise ValueError(f"--trust-dir {args.trust_dir}: not a folder")
 
 
 SECURITY_CHOICES = [
@@ -70,7 +131,7 @@ def _user_password(args: argparse.Namespace) -> str | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="plc-sim",
         description="An OPC UA server that simulates the plant.",
         epilog="Forcing: `plc-sim force [--url URL] TAG VALUE|release` (or `python -m plc_sim.force`) holds a "
@@ -79,13 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
         "See `plc-sim force --help`.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=4840, help="TCP port (default 4840)")
+    p.add_argument("--port", type=_port, default=4840, help="TCP port (default 4840)")
     p.add_argument("--config", type=Path, help="plant config TOML to simulate (default: the packaged plant)")
     p.add_argument("--endpoint-name", default="plc1", help="endpoint name in --print-config (default plc1)")
     p.add_argument("--seed", type=int, help="random seed for a repeatable simulation")
     p.add_argument("--speed", type=_positive(float), default=1.0, help="simulated time per wall second (default 1)")
     p.add_argument("--rate", type=_positive(float), default=1.0, help="plant tag updates per second (default 1)")
-    p.add_argument("--extra-tags", type=int, default=0, help="synthetic load tags (twins load01, load02, ...)")
+    p.add_argument("--extra-tags", type=_extra_tags, default=0, help="synthetic load tags (twins load01, load02, ...)")
     p.add_argument("--extra-rate", type=_positive(float), default=1.0, help="updates per second of the load tags")
     p.add_argument("--fault-tags", action="store_true", help="add twin 'faults' serving NaN, +inf and a String")
     p.add_argument(
@@ -154,10 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     # asyncua logs a traceback for a taken port (we print one line ourselves) and chatters at INFO
     logging.getLogger("asyncua").setLevel(logging.WARNING if args.verbose else logging.CRITICAL)
     logging.getLogger("asyncua.server.address_space").setLevel(logging.ERROR)
-    if args.extra_tags < 0:
-        print("plc-sim: --extra-tags must be >= 0", file=sys.stderr)
-        return 2
     try:
+        _check_options(args)
         base = load_config(args.config)
         config = simulated_plant(
             base,

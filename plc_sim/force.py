@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from asyncua import Client, ua
 
+from hmi.commands.errors import OneLineParser
 from plc_sim.plant import endpoint_url, force_node_id
 
 DEFAULT_URL = endpoint_url("127.0.0.1", 4840)
@@ -166,7 +167,7 @@ def _parse_value(text: str) -> float:
 
 def build_parser(prog: str = "python -m plc_sim.force") -> argparse.ArgumentParser:
     """The command line."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog=prog,
         description="Force a tag of a running plc-sim to a value, release it, or show whether it is forced.",
         epilog="The tag is served at the forced value, with a fresh timestamp and good quality, at its "
@@ -194,6 +195,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m plc_sim.force") -
                   file=sys.stderr)
             return 2
     try:
+        if not args.url.startswith("opc.tcp://"):
+            raise ForceError(f"--url must be an opc.tcp:// endpoint, got {args.url[:100]!r}")
+        if not 0 < args.timeout <= 600:
+            raise ForceError(f"--timeout must be 0 to 600 seconds, got {args.timeout}")
         target = None if args.value is None or args.value.lower() == "release" else _parse_value(args.value)
         print(asyncio.run(_command(args, target, password)))
     except ForceError as exc:

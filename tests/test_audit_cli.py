@@ -113,8 +113,13 @@ def test_verify_names_deleted_rows(db):
 
 
 def test_verify_on_a_database_without_a_trail_says_so(tmp_path):
-    r = hmi("audit", "verify", "--db", f"sqlite:///{tmp_path / 'empty.db'}")
-    assert "has no audit trail; create it with `hmi db upgrade`" in one_line_error(r)
+    missing = tmp_path / "empty.db"
+    r = hmi("audit", "verify", "--db", f"sqlite:///{missing}")
+    assert f"no database at {missing}; create it with hmi db upgrade" in one_line_error(r)
+    assert not missing.exists()  # a read creates nothing (issue 12)
+    upgrade(f"sqlite:///{missing}", "0002")  # users, no audit trail yet
+    r = hmi("audit", "verify", "--db", f"sqlite:///{missing}")
+    assert "has schema revision 0002" in one_line_error(r) and "upgrade it with hmi db upgrade" in r.stderr
 
 
 @pytest.mark.postgres

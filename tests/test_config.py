@@ -108,3 +108,69 @@ def test_session_idle_lock_is_configured_and_checked():
     text = resource_text("plant.toml").replace("idle_lock_s = 900", "idle_lock_s = 5", 1)
     with pytest.raises(ConfigError, match=r"session\.idle_lock_s: .*greater than or equal to 10"):
         parse_config(text, "x.toml")
+
+
+# --- hostile numbers (issue 12, item 6) and bytes (item 7) ---------------------------------------
+
+TORQUE = "twins.drillrig1.parameters.torque"
+
+
+def test_a_band_outside_the_range_names_the_file_the_key_and_both_intervals():
+    text = PLANT.replace("range = [0.0, 200.0]\nband = [50.0, 150.0]", "range = [-1000.0, 1000.0]\nband = [-900.0, 5000.0]", 1)
+    assert text != PLANT
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "plant.toml")
+    message = str(err.value)
+    assert message.startswith(f"plant.toml: {TORQUE}: band")
+    assert "[-900, 5000]" in message and "[-1000, 1000]" in message
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (("range = [0.0, 200.0]", "range = [nan, 200.0]"), f"{TORQUE}.range"),
+        (("range = [0.0, 200.0]", "range = [-inf, inf]"), f"{TORQUE}.range"),
+        (("range = [0.0, 200.0]", "range = [-1e300, 1e300]"), f"{TORQUE}.range"),
+        (("band = [50.0, 150.0]", "band = [50.0, nan]"), f"{TORQUE}.band"),
+        (("band = [50.0, 150.0]", "band = [-inf, 150.0]"), f"{TORQUE}.band"),
+        (("deadband = 0.0", "deadband = nan"), f"{TORQUE}.deadband"),
+        (("deadband = 0.0", "deadband = inf"), f"{TORQUE}.deadband"),
+        (("deadband = 0.0", "deadband = 1e300"), f"{TORQUE}.deadband"),
+        (("sampling_ms = 1000", "sampling_ms = 1e300"), f"{TORQUE}.sampling_ms"),
+        (("sampling_ms = 1000", "sampling_ms = nan"), f"{TORQUE}.sampling_ms"),
+        (("flush_interval_s = 1.0", "flush_interval_s = nan"), "historian.flush_interval_s"),
+        (("idle_lock_s = 900", "idle_lock_s = inf"), "session.idle_lock_s"),
+        (("max_shelve_s = 28800", "max_shelve_s = nan"), "alarms.max_shelve_s"),
+    ],
+)
+def test_non_finite_or_absurd_numbers_are_refused(edit, key):
+    text = PLANT.replace(edit[0], edit[1], 1)
+    assert text != PLANT
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "plant.toml")
+    assert str(err.value).startswith(f"plant.toml: {key}"), str(err.value)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e300"])
+def test_non_finite_alarm_settings_are_refused(value):
+    text = PLANT + f'\n[alarms.tags."drillrig1.torque"]\ndeadband = {value}\n'
+    with pytest.raises(ConfigError, match=r"alarms\.tags\.drillrig1\.torque\.deadband"):
+        parse_config(text, "plant.toml")
+    text = PLANT + f'\n[alarms.tags."drillrig1.torque"]\nhihi = {value}\n'
+    with pytest.raises(ConfigError, match=r"alarms\.tags\.drillrig1\.torque"):
+        parse_config(text, "plant.toml")
+
+
+def test_a_file_that_is_not_utf8_text_is_one_line_naming_it(tmp_path):
+    path = tmp_path / "random.toml"
+    path.write_bytes(bytes(range(128, 256)) * 4)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: ") and "UTF-8" in message and "\n" not in message
+
+
+def test_a_folder_for_a_config_file_is_one_line_naming_it(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path)
+    assert str(err.value) == f"{tmp_path}: is a folder, not a config file; give the TOML file with --config"

@@ -269,13 +269,15 @@ def test_export_csv(engine):
     with engine.begin() as conn:
         write_rows(conn, [("x", round(T0 * 1e6), 1.5, 0), ("x", round((T0 + 0.25) * 1e6), None, 2),
                           ("x", round((T0 + 1) * 1e6), -2.0, 1)], {})
+        # a gap marker carries why the sample is Bad (issue 12: the export has a column for it)
+        conn.execute(text("UPDATE samples SET reason = 'no data: collector stopped' WHERE value IS NULL"))
     out = io.StringIO()
     assert export_csv(engine, "x", T0, T0 + 2, out) == 3
     assert out.getvalue().splitlines() == [
-        "time_utc,value,quality",
-        "2023-11-14T22:13:20Z,1.5,GOOD",
-        "2023-11-14T22:13:20.250000Z,,BAD",
-        "2023-11-14T22:13:21Z,-2.0,UNCERTAIN",
+        "time_utc,value,quality,reason",
+        "2023-11-14T22:13:20Z,1.5,GOOD,",
+        "2023-11-14T22:13:20.250000Z,,BAD,no data: collector stopped",
+        "2023-11-14T22:13:21Z,-2.0,UNCERTAIN,",
     ]
     with pytest.raises(UnknownTag):
         export_csv(engine, "nope", T0, T0 + 2, io.StringIO())

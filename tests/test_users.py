@@ -117,7 +117,7 @@ def test_an_actor_needs_manage_users_and_every_change_is_audited(engine, admin):
         ("root", "manage_users", "user bob", "ok", "enabled", "disabled"),
         ("root", "manage_users", "user bob", "ok", None, None),
     ]
-    assert rows[5][3] == "failed" and audit.verify(engine).intact
+    assert rows[5][3] == "refused" and audit.verify(engine).intact  # no such user: the request is refused
     assert not [r for r in audit.query(engine) if PW in repr(r) or PW2 in repr(r)]
 
 
@@ -253,3 +253,45 @@ def test_cli_is_registered_and_imports_nothing_heavy_at_start():
     )  # fmt: skip
     assert r.stdout.strip() == "False", r.stderr
     assert "add" in hmi("user", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "password", "reason"),
+    [
+        ("bob", "viewer", "abc", "password is too short"),
+        ("bob", "viewer", "Bob and more 12", "must not contain the user name"),
+        ("olaf", "viewer", PW2, "user 'olaf' already exists"),
+        ("bob", "wizard", PW2, "unknown role 'wizard'"),
+        ("no spaces allowed", "viewer", PW2, "invalid user name"),
+    ],
+    ids=["weak", "name-in-password", "existing", "unknown-role", "invalid-name"],
+)
+def test_a_refused_user_add_is_on_the_audit_trail(engine, name, role, password, reason, capsys, monkeypatch):
+    """Issue 12, item 11: `hmi user add` refused for what it asked writes a refused record with the reason."""
+    import io
+
+    from hmi.cli import main
+    from hmi.services import login
+
+    login.create_first_admin(engine, "anna", PW, workstation="ws-1")
+    user_admin.add_user(as_user(engine, "anna", "admin"), "olaf", "operator", PW)
+    before = len(audit.query(engine))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{PW}\n{password}\n"))
+    db_url = engine.url.render_as_string(hide_password=False)
+    assert main(["user", "add", name, "--role", role, "--password-stdin", "--user", "anna", "--db", db_url]) == 1
+    assert reason in capsys.readouterr().err
+    records = audit.query(engine, audit.AuditQuery(newest_first=False))
+    new = [(r.entry.user, r.entry.action, r.entry.target, r.entry.result) for r in records[before:]]
+    assert new == [("anna", "login", "user anna", "ok"), ("anna", "manage_users", f"user {name}", "refused")]
+    assert reason in records[-1].entry.detail and password not in records[-1].entry.detail
+    assert [u.name for u in users.list_users(engine)] == ["anna", "olaf"]
+
+
+def test_a_refused_role_change_and_reset_are_on_the_audit_trail(engine, admin):
+    user_admin.add_user(admin.c, "olaf", "operator", PW)
+    with pytest.raises(UnknownRole):
+        admin.set_role("olaf", "wizard")
+    with pytest.raises(PasswordRejected):
+        admin.reset_password("olaf", "abc")
+    results = [(r.entry.target, r.entry.result, r.entry.new_value) for r in audit.query(engine, audit.AuditQuery(newest_first=False))]
+    assert results[-2:] == [("user olaf", "refused", "role=wizard"), ("user olaf", "refused", None)]

@@ -99,7 +99,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from hmi.services.audit_view import problem_line, verify_stored_trail
     from hmi.services.db import safe_url
 
-    engine = open_database(args, migrate=False)
+    engine = open_database(args)
     report = verify_stored_trail(engine)
     if report is None:
         raise CommandError(f"{safe_url(engine.url)} has no audit trail; create it with `hmi db upgrade`")

@@ -18,6 +18,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from hmi.commands.errors import positive_seconds
 from hmi.config import PlantConfig, load_config
 from hmi.domain.timespec import format_utc
 
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add `collect` to the parser."""
     p = sub.add_parser("collect", parents=[common], help="headless acquisition, historian and alarms")
-    p.add_argument("--run-for", type=float, metavar="SECONDS", help="stop after this many seconds")
-    p.add_argument("--status-interval", type=float, default=5.0, metavar="SECONDS", help="status line period")
+    p.add_argument("--run-for", type=positive_seconds, metavar="SECONDS", help="stop after this many seconds")
+    p.add_argument("--status-interval", type=positive_seconds, default=5.0, metavar="SECONDS", help="status line period")
     p.set_defaults(handler=run)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from hmi.commands.errors import positive_seconds
 from hmi.config import PlantConfig, load_config
 
 
@@ -18,8 +19,8 @@ def add_gui_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `hmi`, `hmi gui` and `hmi demo`."""
     p.add_argument("--offscreen", action="store_true", help="render without a display (for screenshots, CI)")
     p.add_argument("--screenshot", metavar="FILE", help="with --run-for: save a picture of the window, then exit")
-    p.add_argument("--run-for", type=float, metavar="SECONDS", help="close the window after this many seconds")
-    p.add_argument("--idle-lock", type=float, metavar="SECONDS", default=None,
+    p.add_argument("--run-for", type=positive_seconds, metavar="SECONDS", help="close the window after this many seconds")
+    p.add_argument("--idle-lock", type=positive_seconds, metavar="SECONDS", default=None,
                    help="lock the station after this long without a key or a click (default: [session] idle_lock_s, 900)")
 
 

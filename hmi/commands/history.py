@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from hmi.commands.errors import CommandError
-from hmi.config import load_config
+from hmi.commands.database import open_database
+from hmi.commands.errors import CommandError, as_command_errors
 from hmi.domain.timespec import parse_time
 
 
@@ -27,18 +27,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     export.set_defaults(handler=run_export)
 
 
-def _engine(args: argparse.Namespace):  # noqa: ANN202 - sqlalchemy is imported only when a command runs
-    from hmi.services.db import make_engine
-
-    config = load_config(args.config) if args.config or not args.db else None  # its timeouts hold for --db too
-    return make_engine(args.db or config.database_url, settings=config.database if config else None)
-
-
 def run_tags(args: argparse.Namespace) -> int:
     """Print every tag that has samples in the historian, one per line."""
     from hmi.services import history as queries
 
-    engine = _engine(args)
+    engine = open_database(args)
     for name in queries.tag_names(engine):
         print(name)
     return 0
@@ -55,17 +48,18 @@ def run_export(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if t1 < t0:
         raise CommandError(f"--from ({args.t_from}) is after --to ({args.t_to})")
-    engine = _engine(args)
+    engine = open_database(args)
     known = queries.tag_names(engine)
     if args.tag not in known:
         hint = ", ".join(n for n in known if n.split(".")[0] == args.tag.split(".")[0]) or ", ".join(known[:8])
         raise CommandError(f"no history for tag {args.tag!r}" + (f"; known tags include: {hint}" if hint else ""))
     if args.output:
+        from hmi.reports.audit_export import ExportError, replacing
+
         path = Path(args.output)
-        tmp = path.with_name(path.name + ".part")
-        with tmp.open("w", newline="", encoding="utf-8") as out:
-            rows = queries.export_csv(engine, args.tag, t0, t1, out)
-        tmp.replace(path)  # no half-written export left behind
+        with as_command_errors(ExportError), replacing(path) as tmp:  # no half-written export left behind
+            with tmp.open("w", newline="", encoding="utf-8") as out:
+                rows = queries.export_csv(engine, args.tag, t0, t1, out)
         print(f"exported {rows} samples of {args.tag} to {path}", file=sys.stderr)
     else:
         queries.export_csv(engine, args.tag, t0, t1, sys.stdout)

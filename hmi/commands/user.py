@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 from hmi.commands.acting import STDIN, add_actor_options, command_service
-from hmi.commands.database import open_database
+from hmi.commands.database import database_exists, open_database
 from hmi.commands.errors import CommandError, as_command_errors
 from hmi.config import load_config
 from hmi.domain.passwords import PasswordRejected
@@ -69,15 +69,28 @@ def _new_password(args: argparse.Namespace) -> str:
     raise CommandError("no password: pass --password-stdin and write it to standard input")
 
 
+FIRST_ADMIN = "the first user must be an admin: --role admin"
+
+
 def run_add(args: argparse.Namespace) -> int:
+    from hmi.domain.passwords import check_password
     from hmi.services import login, user_admin
 
-    engine = open_database(args)
+    first = not (args.user or args.local_owner)
+    admin = False
+    if first:  # the first admin may create the database: check what can be checked before it exists
+        with _user_errors():
+            password = _new_password(args)
+            check_password(password, args.name)
+            admin = parse_role(args.role) is Role.ADMIN
+        if not admin and not database_exists(args):
+            raise CommandError(FIRST_ADMIN)
+    engine = open_database(args, create=first and admin)  # only the first admin makes a new database
     with _user_errors():
-        if not (args.user or args.local_owner) and login.needs_first_admin(engine):
-            if parse_role(args.role) is not Role.ADMIN:
-                raise CommandError("the first user must be an admin: --role admin")
-            user = login.create_first_admin(engine, args.name, _new_password(args))
+        if first and login.needs_first_admin(engine):
+            if not admin:
+                raise CommandError(FIRST_ADMIN)
+            user = login.create_first_admin(engine, args.name, password)
         else:
             commands = command_service(args, engine)
             user = user_admin.add_user(commands, args.name, args.role, _new_password(args))

@@ -83,11 +83,16 @@ class CommandService:
             log.error("a denied command could not be audited: %s", error)
         raise denied
 
-    def run(self, action: Action, target: str, do: Callable[[Connection, Change], T]) -> T:
+    def run(
+        self, action: Action, target: str, do: Callable[[Connection, Change], T],
+        *, refusals: tuple[type[Exception], ...] = (),
+    ) -> T:  # fmt: skip
         """Do a database command and append its audit record in one transaction.
 
         ``do(conn, change)`` makes the change on ``conn`` and fills ``change`` (old, new, detail).
-        If it raises, nothing it did is kept and the failure is recorded (best effort) and re-raised.
+        If it raises, nothing it did is kept and the failure is recorded (best effort) and re-raised;
+        an error of one of the ``refusals`` kinds (the request itself cannot be done: an existing
+        name, an unknown user) is recorded as refused rather than failed.
         """
         actor = self.authorize(action, target)
         change = Change()
@@ -106,6 +111,9 @@ class CommandService:
             raise DatabaseUnavailable(
                 f"database {safe_url(self.engine.url)} is unavailable: {one_line(error)}; nothing was changed"
             ) from None
+        except refusals as error:
+            self._record_refusal(actor, action, target, change, error)
+            raise
         except Exception as error:
             self._record_failure(actor, action, target, change, error)
             raise
@@ -135,7 +143,9 @@ class CommandService:
     def refuse(self, action: Action, target: str, change: Change, reason: Exception) -> None:
         """Record that a permitted request was turned down for what it asked (a bad value, an unknown
         target) before anything happened; best effort, as the refusal stands either way."""
-        actor = self.authorize(action, target, change)
+        self._record_refusal(self.authorize(action, target, change), action, target, change, reason)
+
+    def _record_refusal(self, actor: Principal, action: Action, target: str, change: Change, reason: Exception) -> None:
         refused = Change(change.old, change.new, one_line(reason))
         try:
             self._record(self._entry(actor, action, target, Outcome.REFUSED, refused))

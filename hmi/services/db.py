@@ -37,6 +37,13 @@ def current_revision(target: str | URL | Engine) -> str | None:
     return migrate.current_revision(target)
 
 
+def head_revision() -> str:
+    """The newest schema revision this version of the program knows."""
+    from hmi.store import migrate
+
+    return migrate.head_revision()
+
+
 def safe_url(url: str | URL) -> str:
     """The URL as text with its password masked, for messages and logs."""
     return db.safe_url(url)

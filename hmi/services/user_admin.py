@@ -9,16 +9,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy.engine import Connection
 
-from hmi.domain.permissions import Action, Role, parse_role
+from hmi.domain.passwords import PasswordRejected
+from hmi.domain.permissions import Action, Role, UnknownRole, parse_role
 from hmi.services.commands import Change, CommandService
 from hmi.store import users
 from hmi.store.users import UserInfo
 
+T = TypeVar("T")
+
 Clock = Callable[[], float]
 MANAGE = Action.MANAGE_USERS
+# What a request can be refused for (the README: every refusal is on the audit trail).
+REFUSALS = (users.UserError, UnknownRole, PasswordRejected)
+MAX_TARGET_NAME = 64  # a name longer than any valid one is cut in the audit record's target
+
+
+def _target(name: str) -> str:
+    return f"user {name}" if len(name) <= MAX_TARGET_NAME else f"user {name[:MAX_TARGET_NAME]}…"
+
+
+def _checked(commands: CommandService, target: str, change: Change, check: Callable[[], T]) -> T:
+    """``check()``'s result; a refusal of the request is audited as refused and re-raised."""
+    try:
+        return check()
+    except REFUSALS as refused:
+        commands.refuse(MANAGE, target, change, refused)
+        raise
 
 
 def _state(u: UserInfo) -> str:
@@ -32,17 +52,22 @@ def list_users(commands: CommandService) -> list[UserInfo]:
 
 
 def add_user(commands: CommandService, name: str, role: str | Role, password: str, *, now: Clock = time.time) -> UserInfo:
-    """Create a user with ``role``; the policy, the name and the role are checked before bcrypt runs."""
-    commands.authorize(MANAGE, f"user {name}")
-    r = role if isinstance(role, Role) else parse_role(role)
-    pw_hash = users.new_password_hash(password, name)
+    """Create a user with ``role``; the policy, the name and the role are checked before bcrypt runs.
+
+    A refused request (unknown role, weak password, a name taken or invalid) is audited as refused.
+    """
+    target = _target(name)
+    commands.authorize(MANAGE, target)
+    asked = Change(new=f"role={role.value if isinstance(role, Role) else role}"[:80])
+    r = _checked(commands, target, asked, lambda: role if isinstance(role, Role) else parse_role(role))
+    pw_hash = _checked(commands, target, asked, lambda: users.new_password_hash(password, name))
 
     def do(conn: Connection, change: Change) -> UserInfo:
         user = users.insert_user(conn, name, r, pw_hash, now=now)
         change.new = f"role={user.role}"
         return user
 
-    return commands.run(MANAGE, f"user {name}", do)
+    return commands.run(MANAGE, target, do, refusals=REFUSALS)
 
 
 def _change(commands: CommandService, name: str, values: dict, *, guard: bool, what: str, now: Clock) -> UserInfo:
@@ -56,12 +81,14 @@ def _change(commands: CommandService, name: str, values: dict, *, guard: bool, w
             change.detail = "password reset; failed logins and lock cleared"
         return after
 
-    return commands.run(MANAGE, f"user {name}", do)
+    return commands.run(MANAGE, _target(name), do, refusals=REFUSALS)
 
 
 def set_role(commands: CommandService, name: str, role: str | Role, *, now: Clock = time.time) -> UserInfo:
     """Give ``name`` another role; the last enabled admin keeps the admin role."""
-    values, guard = users.role_change(role)
+    commands.authorize(MANAGE, _target(name))
+    asked = Change(new=f"role={role.value if isinstance(role, Role) else role}"[:80])
+    values, guard = _checked(commands, _target(name), asked, lambda: users.role_change(role))
     return _change(commands, name, values, guard=guard, what="role", now=now)
 
 
@@ -77,6 +104,8 @@ def enable(commands: CommandService, name: str, *, now: Clock = time.time) -> Us
 
 def reset_password(commands: CommandService, name: str, password: str, *, now: Clock = time.time) -> UserInfo:
     """Set a new password (policy checked) and clear the failed-login count and any lock."""
-    commands.authorize(MANAGE, f"user {name}")
-    values = users.password_change(users.new_password_hash(password, name))
+    commands.authorize(MANAGE, _target(name))
+    pw_hash = _checked(commands, _target(name), Change(detail="password reset"),
+                       lambda: users.new_password_hash(password, name))
+    values = users.password_change(pw_hash)
     return _change(commands, name, values, guard=False, what="password", now=now)

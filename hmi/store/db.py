@@ -61,13 +61,16 @@ def make_engine(
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     check: bool = True,
     settings: DatabaseConfig | None = None,
+    must_exist: bool = False,
 ) -> Engine:
     """An Engine for an sqlite:/// or postgresql+psycopg:// URL; DatabaseUnavailable when it cannot be used.
 
     With ``check`` one connection is opened at once, so a bad path or a missing server is
     reported here with a clear message rather than at the first write. A PostgreSQL password
     comes from the secret ``database`` (resolve_database_url). On PostgreSQL ``settings`` (the
-    [database] section; its defaults without) bound every wait: connecting, and each answer.
+    [database] section; its defaults without) bound every wait: connecting, and each answer. An
+    SQLite file and its folder are created unless ``must_exist`` (a command that only reads), which
+    refuses a missing file instead.
     """
     try:
         parsed = resolve_database_url(url)
@@ -80,7 +83,7 @@ def make_engine(
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {}
     if backend == "sqlite":
-        _make_sqlite_parent(parsed, shown)
+        (_sqlite_file_exists if must_exist else _make_sqlite_parent)(parsed, shown)
     elif backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -227,6 +230,24 @@ def _bounded_connection_class(connect_timeout_s: int, statement_timeout_s: float
                 raise psycopg.OperationalError(f"{NO_ANSWER} {statement_timeout_s:g} s (statement_timeout_s)") from None
 
     return BoundedConnection
+
+
+def _sqlite_file_exists(url: URL, shown: str) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    if path.is_dir():
+        raise DatabaseUnavailable(f"{shown}: {path} is a folder, not a database; give the database file")
+    if not path.is_file() or path.stat().st_size == 0:
+        raise DatabaseUnavailable(f"no database at {path}; create it with hmi db upgrade (or give another --db)")
+    try:  # opening a file that is not SQLite's would write to it (the WAL pragma)
+        with path.open("rb") as file:
+            header = file.read(16)
+    except OSError as error:
+        raise DatabaseUnavailable(f"{shown}: cannot read {path}: {error.strerror or error}") from None
+    if header != b"SQLite format 3\x00":
+        raise DatabaseUnavailable(f"{shown}: {path} is not an SQLite database; give the database file")
 
 
 def _make_sqlite_parent(url: URL, shown: str) -> None:

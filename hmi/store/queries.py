@@ -190,25 +190,28 @@ def _iso(ts_us: int) -> str:
 
 
 def export_csv(engine: Engine, tag: str, t0: float, t1: float, out: TextIO) -> int:
-    """Write a tag's samples in [t0, t1) as CSV (time_utc ISO 8601, value, quality name); returns the row count.
+    """Write a tag's samples in [t0, t1) as CSV; returns the row count.
 
-    Raises UnknownTag when the tag has no history at all.
+    Columns: time_utc (ISO 8601), value, quality (its name), reason (why a sample is not Good,
+    where it was stored, e.g. the gap a stopped collector left; empty otherwise). Raises UnknownTag
+    when the tag has no history at all.
     """
     names = {q.value: q.name for q in Quality}
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["time_utc", "value", "quality"])
+    writer.writerow(["time_utc", "value", "quality", "reason"])
     count = 0
     with _connect(engine) as conn:
         tag_id = _tag_id(conn, tag)
         if tag_id is None:
             raise UnknownTag(f"no history for tag {tag!r}; `hmi history tags` lists the tags that have some")
         result = conn.execution_options(stream_results=True, yield_per=_EXPORT_CHUNK).execute(
-            _raw_select(tag_id, _us(t0), _us(t1))
+            _raw_select(tag_id, _us(t0), _us(t1)).add_columns(samples.c.reason)
         )
         for chunk in result.partitions():
             writer.writerows(
-                (_iso(ts_us), "" if value is None else repr(value), names.get(quality, str(quality)))
-                for ts_us, value, quality in chunk
+                (_iso(ts_us), "" if value is None else repr(value), names.get(quality, str(quality)),
+                 reason or "")
+                for ts_us, value, quality, reason in chunk
             )
             count += len(chunk)
     return count
