@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from hmi.commands.acting import add_actor_options, command_service
 from hmi.commands.database import open_database
 from hmi.commands.errors import CommandError
-from hmi.config import load_config
 from hmi.domain.audit import Event, Outcome
 from hmi.domain.permissions import Action
 from hmi.domain.timespec import parse_time

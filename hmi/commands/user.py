@@ -12,7 +12,6 @@ from contextlib import AbstractContextManager
 from hmi.commands.acting import STDIN, add_actor_options, command_service
 from hmi.commands.database import database_exists, open_database
 from hmi.commands.errors import CommandError, as_command_errors
-from hmi.config import load_config
 from hmi.domain.passwords import PasswordRejected
 from hmi.domain.permissions import PermissionDenied, Role, UnknownRole, parse_role, role_names
 

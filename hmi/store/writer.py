@@ -19,7 +19,7 @@ from hmi.config import DatabaseConfig, HistorianConfig
 from hmi.domain.historian import WriterStats  # defined in the domain, for the status bar and the CLI
 from hmi.domain.tags import TagValue
 from hmi.paths import data_dir
-from hmi.store.db import BEGIN_IMMEDIATE, DEFAULT_BUSY_TIMEOUT_MS, make_engine, one_line, safe_url
+from hmi.store.db import BEGIN_IMMEDIATE, DEFAULT_BUSY_TIMEOUT_MS, NO_ANSWER, make_engine, one_line, safe_url
 from hmi.store.errors import DatabaseUnavailable, SpoolUnavailable
 from hmi.store.ingest import Row, refresh_rollups, write_rows
 from hmi.store.migrate import SchemaNotReady, known_revisions, revision_on, schema_problem
@@ -513,6 +513,8 @@ def short_reason(error: BaseException) -> str:
         return str(error)
     text = one_line(error)
     lower = text.lower()
+    if NO_ANSWER in text:  # a frozen server: which timeout ran out is the reason ("... within 10 s (statement_timeout_s)")
+        return text[text.index(NO_ANSWER):]
     for needle, words in (
         ("refused", "connection refused"),
         ("database is locked", "database is locked"),
