@@ -1,7 +1,9 @@
 """The trends pane: several pens on one wall-clock axis, live and history together.
 
-- Live part: ring buffers fed by the tag bus (hmi.domain.trend_buffers); history older than the
-  buffers comes from the historian, downsampled to the plot's width, loaded in a worker thread
+- Live part: ring buffers fed by the tag bus (hmi.domain.trend_buffers), for the pens' tags only:
+  a pen's ring is made when the pen is put on and dropped when it is taken off, and the pane leaves
+  the bus when it is closed or destroyed. History older than the buffers (for a new pen, all of it
+  up to its first live sample) comes from the historian, downsampled to the plot's width, loaded in a worker thread
   (hmi.ui.history_loader) after the view stops moving (debounced), stale answers dropped.
 - Follow mode keeps the x range on "now"; any pan or zoom by the user leaves it, "Live" returns.
 - Redraw is coalesced: data and history arrivals only mark the pane dirty; one zero-delay
@@ -113,13 +115,14 @@ class TrendsPane(QWidget):
         super().__init__(parent)
         self.setObjectName("trendsPane")
         self.ctx = ctx
-        self.buffers = TrendBuffers()
-        ctx.bus.subscribe(self.buffers)
+        self.buffers = TrendBuffers(tags=())  # rings for the pens only (see set_pens)
+        self._subscription = ctx.bus.subscribe(self.buffers)
         self.loader = HistoryLoader(ctx.history_url, self)
         self.loader.loaded.connect(self._on_history)
         self.loader.failed.connect(self._on_history_failed)
-        loader = self.loader
-        self.destroyed.connect(lambda *_: loader.close())
+        loader, subscription = self.loader, self._subscription
+        # Not a bound method: by the time destroyed is emitted the Python side may be gone.
+        self.destroyed.connect(lambda *_: (subscription.unsubscribe(), loader.close()))
         self.pen_groups = PenGroupStore()
         self._pens: dict[str, Pen] = {}
         self._follow = True
@@ -265,10 +268,16 @@ class TrendsPane(QWidget):
                 known.append(self.ctx.plant.tag(tag))
             except KeyError:
                 unknown.append(tag)
+        old = set(self._pens)
         for tag in list(self._pens):
             self._remove_pen_items(self._pens.pop(tag))
         for spec in known[:MAX_PENS]:
             self._add_pen_items(spec)
+        if self._subscription.active:
+            for tag in self._pens.keys() - old:
+                self.buffers.keep(tag)
+        for tag in old - self._pens.keys():
+            self.buffers.release(tag)
         self.tree.set_checked(self._pens)
         self._pens_changed()
         if unknown:
@@ -424,6 +433,15 @@ class TrendsPane(QWidget):
     def _redraw_if_needed(self) -> None:
         if self._dirty and self.isVisible():
             self.redraw()
+
+    def closeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        """Closed (by the main window as it closes, or as a window of its own): leave the bus, free the rings."""
+        super().closeEvent(event)
+        if event.isAccepted():
+            self._subscription.unsubscribe()
+            for tag in self.buffers.kept():
+                self.buffers.release(tag)
+            self.loader.close()
 
     def showEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         super().showEvent(event)
