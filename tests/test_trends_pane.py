@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QElapsedTimer, QPoint, QPointF, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
@@ -340,3 +340,33 @@ def test_a_closed_or_destroyed_pane_leaves_the_bus(qtbot, plant, db_url):
     assert bus.consumers() == 1
     other.deleteLater()
     qtbot.waitUntil(lambda: bus.consumers() == 0, timeout=3000)
+
+
+def test_following_repaints_the_plot_once_a_pixel_of_time_and_not_while_hidden(qtbot, make_pane):
+    """With no new data, live mode slides the axis only when "now" moved a pixel (10 min on ~900 px)."""
+    pane, ctx = make_pane(())
+    viewport = pane.plot.viewport()
+    paints = []
+
+    class Counter(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+            if obj is viewport and event.type() == QEvent.Type.Paint:
+                paints.append(time.monotonic())
+            return False
+
+    counter = Counter()
+    viewport.installEventFilter(counter)
+    qtbot.wait(300)
+    per_px = pane.visible_range()[1] - pane.visible_range()[0]
+    per_px /= pane.plot.view_width_px()
+    paints.clear()
+    t0 = time.monotonic()
+    qtbot.wait(2000)
+    elapsed = time.monotonic() - t0
+    # One move may take two paints in a row (the range, then the axis' new labels): count the moves.
+    moves = sum(1 for a, b in zip([-1.0, *paints], paints) if b - a > 0.05)
+    assert moves <= elapsed / per_px + 2, f"{moves} moves ({len(paints)} paints) in {elapsed:.1f} s at {per_px:.2f} s a pixel"
+    pane.hide()
+    paints.clear()
+    qtbot.wait(500)
+    assert paints == []

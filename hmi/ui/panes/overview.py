@@ -273,7 +273,7 @@ class OverviewPane(QWidget):
         in_view = self._rows_in_view(visible)
         # Rows scrolled into view inside a tile that was already in view: paint what they missed.
         for row in in_view - self._in_view:
-            if row.unpainted and row.tile not in came:
+            if row.tile not in came:
                 row.paint()
         self._visible, self._in_view = visible, in_view
         if came:
