@@ -78,8 +78,7 @@ class TagRow:
         self._shown_key: tuple = ()  # (state, struck, flag) the widgets show
         self._tooltip_key: object = ()
         self.unpainted = False  # the value changed while the row was out of view: paint() when it comes in
-        self._value_font: QFont | None = None  # the value's font as measured by fix_widths
-        self.paints = 0  # how often the widgets were brought up to date with a change (for tests)
+        self._value_metrics: QFontMetrics | None = None  # of the value's font, as measured by fix_widths
         kind = "setpoint" if spec.kind is TagKind.SETPOINT else "measurement"
         right, left = Qt.AlignmentFlag.AlignRight, Qt.AlignmentFlag.AlignLeft
         self.name = _label(f"name:{spec.tag_id}", "name", tile, left)
@@ -149,7 +148,7 @@ class TagRow:
             d = decimals(spec)
             prefix = "SP " if spec.kind is TagKind.SETPOINT else ""
             samples = [f"{prefix}{v:.{d}f}" for v in (spec.eng_low, spec.eng_high)]
-        self._value_font = font
+        self._value_metrics = fm
         # A fixed size, not a minimum: Qt re-lays out the whole tile on every new text of a label
         # whose size may change, and only a label of fixed width and height is spared that.
         height = self.value.sizeHint().height()
@@ -160,9 +159,9 @@ class TagRow:
         self.age.setFixedSize(self.flag.minimumWidth(), height)
 
     def _set_value_text(self, text: str) -> None:
-        font = self._value_font
-        if font is not None:
-            need = QFontMetrics(font).horizontalAdvance(text) + 4
+        fm = self._value_metrics
+        if fm is not None:
+            need = fm.horizontalAdvance(text) + 4
             if need > self.value.width():  # a value outside the range: widen once, rather than clip it
                 self.value.setFixedWidth(need)
         self.value.setText(text)
@@ -202,21 +201,17 @@ class TagRow:
         """Bring the widgets in line with the value, touching only what changed."""
         self.unpainted = False
         d = self.display
-        touched = False
         if d.value_text != self._shown_value:
             self._shown_value = d.value_text
             self._set_value_text(d.value_text)
-            touched = True
         if (self.state, d.struck, self._flag_key()) != self._shown_key:
             self._apply_state()
-            touched = True
         else:
             self.bar.set_state(d.position, d.state is RowState.OUT_OF_BAND, d.state is RowState.BAD, hollow=self.stale)
-        touched |= self._show_age(self._now)
+        self._show_age(self._now)
         tv = self.tv
         if tv is None or (tv.quality, tv.reason) != self._tooltip_key:
             self._set_tooltip()
-        self.paints += touched
 
     @property
     def state(self) -> RowState:
@@ -225,16 +220,14 @@ class TagRow:
             return RowState.STALE
         return self.display.state
 
-    def _show_age(self, now: float) -> bool:
+    def _show_age(self, now: float) -> None:
         self._now = now
         text = format_age(age_s(self.tv, now))
-        if text == self._shown_age:
-            return False
-        self._shown_age = text
-        self.age.setText(text)
-        if self.stale and self.state is RowState.STALE:
-            self._apply_state()  # the stale flag shows the age
-        return True
+        if text != self._shown_age:
+            self._shown_age = text
+            self.age.setText(text)
+            if self.stale and self.state is RowState.STALE:
+                self._apply_state()  # the stale flag shows the age
 
     def _flag_key(self) -> str:
         flag = self.display.flag_text

@@ -104,7 +104,7 @@ class OverviewPane(QWidget):
         self._columns = 0
         self._metrics: dict[str, _Metrics] = {}
         self._shown = False
-        # Only what the operator can see is repainted, once a frame: with 1,000 tags most rows are
+        # Only what the operator can see is repainted, once a tick: with 1,000 tags most rows are
         # off screen. A tile out of view (scrolled away, or the pane hidden) is not touched at all:
         # its tags wait in _pending until it comes into view. A tile in view keeps every row's state
         # up to date (its header counts them), but paints only the rows inside the viewport; the
@@ -112,7 +112,6 @@ class OverviewPane(QWidget):
         self._pending: set[str] = set()  # tag ids with a value not yet taken by their row
         self._visible: set[TwinTile] = set()  # tiles at least partly in view
         self._in_view: set[TagRow] = set()  # rows of those tiles inside the viewport
-        self.frames = 0  # updates done, one per tick with a change in view (for tests and benches)
         self._sync_timer = QTimer(self)
         self._sync_timer.setSingleShot(True)
         self._sync_timer.setInterval(0)
@@ -285,7 +284,7 @@ class OverviewPane(QWidget):
             self._pending |= changed
             return
         if len(self._visible) == len(self._tiles):
-            self._sync_visible()  # all were in view (as at start): check once a frame it is still so
+            self._sync_visible()  # all were in view (as at start): check once a tick it is still so
         rows, visible, in_view, pending = self._rows, self._visible, self._in_view, self._pending
         now, latest = self._clock(), self.ctx.latest
         dirty: set[TwinTile] = set()
@@ -300,7 +299,6 @@ class OverviewPane(QWidget):
                 pending.add(t)
         for tile in dirty:
             tile.refresh_state()
-        self.frames += 1
 
     def _show(self, rows: Iterable[TagRow] | dict[str, TagRow], now: float) -> None:
         if isinstance(rows, dict):
