@@ -85,3 +85,34 @@ def test_time_specs():
     assert format_utc(1795420800.0) == "2026-11-23T08:00:00.000Z"
     with pytest.raises(ValueError, match="ISO 8601"):
         parse_time("yesterday-ish", now)
+
+
+def test_an_unsubscribed_consumer_gets_no_more_batches():
+    bus = TagBus()
+    a, b = [], []
+    sub_a = bus.subscribe(a.extend)
+    bus.subscribe(b.extend)
+    bus.publish([TagValue("x", 1.0, Quality.GOOD, 1.0, 1.0)])
+    sub_a.unsubscribe()
+    sub_a.unsubscribe()  # a second time does nothing
+    bus.publish([TagValue("x", 2.0, Quality.GOOD, 2.0, 2.0)])
+    assert [tv.value for tv in a] == [1.0]
+    assert [tv.value for tv in b] == [1.0, 2.0]
+    assert bus.consumers() == 1
+
+
+def test_a_consumer_may_unsubscribe_itself_while_the_bus_delivers():
+    bus = TagBus()
+    got: list[float] = []
+    subs = []
+
+    def once(batch):
+        got.extend(tv.value for tv in batch)
+        subs[0].unsubscribe()
+
+    subs.append(bus.subscribe(once))
+    after = []
+    bus.subscribe(after.extend)
+    bus.publish([TagValue("x", 1.0, Quality.GOOD, 1.0, 1.0)])
+    bus.publish([TagValue("x", 2.0, Quality.GOOD, 2.0, 2.0)])
+    assert got == [1.0] and len(after) == 2  # the consumer after it still got the first batch

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QScrollArea
 
 from hmi.config import load_config, parse_config
@@ -19,7 +19,7 @@ from hmi.io.opcua import OpcUaSource
 from hmi.ui.context import AppContext
 from hmi.ui.pane_registry import PANES
 from hmi.ui.panes.overview import OverviewPane
-from hmi.ui.tag_display import format_age, format_value
+from hmi.ui.tag_display import RowState, format_age, format_value
 
 T0 = 1_700_000_000.0
 
@@ -362,3 +362,100 @@ def test_end_to_end_values_from_plc_sim_then_bad_when_it_dies(live, qtbot):
     assert pane.value_text("drillrig1.torque") == format_value(spec, tv.value) or pane.value_text(
         "drillrig1.torque"
     ) != "—"
+
+
+# -- only what is in view is repainted -------------------------------------------------------------
+
+
+class Events(QObject):
+    """Counts the paint and layout-request events of the widgets it watches."""
+
+    def __init__(self, *widgets) -> None:
+        super().__init__()
+        self.paints: dict[object, int] = {w: 0 for w in widgets}
+        self.layouts: dict[object, int] = {w: 0 for w in widgets}
+        for w in widgets:
+            w.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Paint and obj in self.paints:
+            self.paints[obj] += 1
+        elif event.type() == QEvent.Type.LayoutRequest and obj in self.layouts:
+            self.layouts[obj] += 1
+        return False
+
+    def reset(self) -> None:
+        for d in (self.paints, self.layouts):
+            for k in d:
+                d[k] = 0
+
+
+@pytest.fixture
+def crowded(qtbot, clock):
+    """The plant and 300 load tags (three tiles of 100 rows): it does not fit, the pane scrolls."""
+    from plc_sim.plant import simulated_plant
+
+    plant = simulated_plant(load_config(), url="opc.tcp://127.0.0.1:1/hmi/plc", extra_tags=300).plant()
+    ctx = AppContext(plant, TagBus(), "sqlite://")
+    pane = OverviewPane(ctx, clock=clock)
+    qtbot.addWidget(pane)
+    pane.resize(990, 786)
+    pane.show()
+    qtbot.waitExposed(pane)
+    qtbot.waitUntil(lambda: not pane._remeasure_timer.isActive())
+    qtbot.wait(50)
+    publish(ctx, *(good(t.tag_id, t.band_low + 1, T0) for t in plant.tags))
+    qtbot.wait(50)
+    return pane, ctx, plant
+
+
+def seen(widget) -> bool:
+    """Whether any of the widget is on screen (not clipped away by the scroll area)."""
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+
+
+def test_only_changed_rows_in_view_are_repainted_none_of_a_hidden_pane(crowded, qtbot, clock):
+    pane, ctx, plant = crowded
+    tiles = [pane.tile(t.twin_id) for t in plant.twins]
+    shown_tiles = [t for t in tiles if seen(t)]
+    rows = [r for t in shown_tiles for r in t.rows.values() if r.spec.kind is TagKind.ANALOG]
+    in_view = next(r for r in rows if seen(r.value))
+    hidden_in_shown_tile = next(r for r in rows if not seen(r.value))  # a tall tile's row below the fold
+    away_tile = next(t for t in tiles if not seen(t))
+    away = next(iter(away_tile.rows.values()))
+    quiet = next(r for r in rows if seen(r.value) and r is not in_view and r.tile is in_view.tile)
+    watched = [in_view, hidden_in_shown_tile, away, quiet]
+    events = Events(*(w for r in watched for w in (r.value, r.bar)), in_view.tile)
+    before = {r: r.value.text() for r in watched}
+
+    changed = [r for r in watched if r is not quiet]
+    publish(ctx, *(good(r.spec.tag_id, r.spec.band_low + 2, T0 + 1) for r in changed))
+    qtbot.waitUntil(lambda: events.paints[in_view.value] > 0, timeout=3000)
+    qtbot.wait(100)
+    assert in_view.value.text() != before[in_view]  # what the operator sees changed
+    assert events.paints[in_view.bar] > 0
+    assert events.layouts[in_view.tile] == 0  # a new value does not lay the tile out again
+    for row in (hidden_in_shown_tile, away, quiet):
+        assert events.paints[row.value] == events.paints[row.bar] == 0, row.spec.tag_id
+        assert row.value.text() == before[row], f"{row.spec.tag_id} was updated out of view"
+    # The header of a tile in view counts every row, the ones below the fold too.
+    publish(ctx, good(hidden_in_shown_tile.spec.tag_id, hidden_in_shown_tile.spec.band_high + 50, T0 + 2))
+    assert hidden_in_shown_tile.tile.badges[RowState.OUT_OF_BAND].isVisibleTo(hidden_in_shown_tile.tile)
+
+    # The pane hidden (its dock closed or behind another tab): nothing is repainted at all.
+    pane.hide()
+    events.reset()
+    publish(ctx, *(good(r.spec.tag_id, r.spec.band_low + 3, T0 + 3) for r in changed))
+    clock.now += 1
+    pane.tick_ages()
+    qtbot.wait(100)
+    assert all(n == 0 for n in events.paints.values())
+    assert in_view.value.text() == format_value(in_view.spec, in_view.spec.band_low + 2)
+    pane.show()  # shown again: what is in view catches up at once
+    qtbot.waitUntil(lambda: in_view.value.text() == format_value(in_view.spec, in_view.spec.band_low + 3), timeout=3000)
+
+    # Scrolled into view, a row shows what it missed.
+    pane.findChild(QScrollArea).ensureWidgetVisible(hidden_in_shown_tile.value)
+    qtbot.waitUntil(lambda: seen(hidden_in_shown_tile.value), timeout=3000)
+    qtbot.waitUntil(lambda: hidden_in_shown_tile.value.text() == format_value(
+        hidden_in_shown_tile.spec, hidden_in_shown_tile.spec.band_low + 3), timeout=3000)

@@ -119,3 +119,23 @@ def test_the_bus_consumer_is_cheap_for_a_thousand_tags_at_ten_hertz():
     per_sample_us = (time.perf_counter() - t0) / 20_000 * 1e6
     assert buffers.ring("t5").size == 20  # type: ignore[union-attr]
     assert per_sample_us < 5, f"{per_sample_us:.1f} µs a sample"
+
+
+def test_kept_tags_only_and_a_ring_goes_with_its_last_user():
+    buffers = TrendBuffers(capacity=100, tags=())
+    buffers.keep("a")
+    buffers.keep("a")  # two users: a pen and, say, a tile
+    buffers.keep("b")
+    buffers([tv("a", T0, 1.0), tv("b", T0, 2.0), tv("c", T0, 3.0)])
+    assert sorted(buffers.tags()) == ["a", "b"] and buffers.ring("c") is None
+    buffers.release("a")
+    assert buffers.ring("a") is not None and buffers.ring("a").size == 1  # type: ignore[union-attr]
+    buffers.release("a")
+    buffers.release("b")
+    buffers.release("b")  # one release too many does nothing
+    assert buffers.tags() == [] and buffers.nbytes == 0
+    buffers([tv("a", T0 + 1, 1.0)])
+    assert buffers.tags() == []
+    buffers.keep("a")  # put back: an empty ring, its past comes from the historian
+    buffers([tv("a", T0 + 2, 5.0)])
+    assert buffers.window("a", T0, T0 + 10)[1].tolist() == [5.0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QElapsedTimer, QPoint, QPointF, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
@@ -303,3 +303,70 @@ def test_unreachable_historian_is_reported_not_raised(qtbot, make_pane, tmp_path
     ctx.bus.publish([tv(TORQUE, now - 1, 100.0)])
     ctx.refresh()
     qtbot.waitUntil(lambda: curve(pane, TORQUE)[0].size == 1, timeout=3000)  # live still works
+
+
+def test_only_pens_are_buffered_and_a_new_pen_gets_its_past_from_the_historian(qtbot, make_pane, db_url, tmp_path):
+    """A tag not on a pen costs no ring; taken off, its ring goes; put on, its last minutes come from history."""
+    now = time.time()
+    store(db_url, tmp_path, [tv(PRESSURE, now - 300 + i, 20.0 + (i % 7)) for i in range(295)])
+    pane, ctx = make_pane((TORQUE,))
+    ctx.bus.publish([tv(TORQUE, now - 5, 90.0), tv(PRESSURE, now - 5, 25.0), tv("pump1.flow", now - 5, 1.0)])
+    assert pane.buffers.tags() == [TORQUE]  # the bus carried three tags, one is on the trend
+
+    pane.set_pens([PRESSURE])
+    assert pane.buffers.tags() == [PRESSURE] and pane.buffers.ring(TORQUE) is None
+    ctx.bus.publish([tv(PRESSURE, now - 1, 26.0)])
+    ctx.refresh()
+    # Five minutes of history, then the live sample, on one curve.
+    qtbot.waitUntil(lambda: curve(pane, PRESSURE)[0].size > 50 and curve(pane, PRESSURE)[0].min() < now - 250,
+                    timeout=10_000)
+    x, y = curve(pane, PRESSURE)
+    assert x.max() == pytest.approx(now - 1) and y[-1] == 26.0
+
+
+def test_a_closed_or_destroyed_pane_leaves_the_bus(qtbot, plant, db_url):
+    bus = TagBus()
+    ctx = AppContext(plant, bus, db_url)
+    pane = TrendsPane(ctx)
+    qtbot.addWidget(pane)
+    pane.set_pens([TORQUE])
+    assert bus.consumers() == 1
+    pane.close()
+    assert bus.consumers() == 0
+    bus.publish([tv(TORQUE, time.time(), 1.0)])
+    assert pane.buffers.tags() == []  # a closed pane keeps nothing
+
+    other = TrendsPane(ctx)
+    assert bus.consumers() == 1
+    other.deleteLater()
+    qtbot.waitUntil(lambda: bus.consumers() == 0, timeout=3000)
+
+
+def test_following_repaints_the_plot_once_a_pixel_of_time_and_not_while_hidden(qtbot, make_pane):
+    """With no new data, live mode slides the axis only when "now" moved a pixel (10 min on ~900 px)."""
+    pane, ctx = make_pane(())
+    viewport = pane.plot.viewport()
+    paints = []
+
+    class Counter(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+            if obj is viewport and event.type() == QEvent.Type.Paint:
+                paints.append(time.monotonic())
+            return False
+
+    counter = Counter()
+    viewport.installEventFilter(counter)
+    qtbot.wait(300)
+    per_px = pane.visible_range()[1] - pane.visible_range()[0]
+    per_px /= pane.plot.view_width_px()
+    paints.clear()
+    t0 = time.monotonic()
+    qtbot.wait(2000)
+    elapsed = time.monotonic() - t0
+    # One move may take two paints in a row (the range, then the axis' new labels): count the moves.
+    moves = sum(1 for a, b in zip([-1.0, *paints], paints) if b - a > 0.05)
+    assert moves <= elapsed / per_px + 2, f"{moves} moves ({len(paints)} paints) in {elapsed:.1f} s at {per_px:.2f} s a pixel"
+    pane.hide()
+    paints.clear()
+    qtbot.wait(500)
+    assert paints == []

@@ -195,3 +195,16 @@ def test_abnormal_colours_are_distinct_and_not_the_background():
     colours = {theme.ALARM_HIGH, theme.ALARM_LOW, theme.WARNING, theme.BAD_QUALITY, theme.STALE}
     assert len(colours) == 5
     assert not colours & {theme.DAY.background, theme.NIGHT.background, theme.DAY.text, theme.NIGHT.text}
+
+
+def test_closing_the_window_takes_its_panes_off_the_tag_bus(qtbot, ctx, isolated_data_dir):
+    from hmi.ui.pane_registry import PANES as REGISTERED
+    from hmi.ui.panes import load_panes
+
+    load_panes()
+    window = MainWindow(ctx, [REGISTERED["overview"], REGISTERED["trends"]])
+    qtbot.addWidget(window)
+    window.show()
+    assert ctx.bus.consumers() == 1  # the trends' ring buffers
+    window.close()
+    assert ctx.bus.consumers() == 0

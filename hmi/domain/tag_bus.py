@@ -12,6 +12,27 @@ log = logging.getLogger(__name__)
 BatchConsumer = Callable[[Sequence[TagValue]], None]
 
 
+class Subscription:
+    """A consumer's place on the bus; ``unsubscribe()`` takes it off (a second call does nothing)."""
+
+    __slots__ = ("_bus", "consumer")
+
+    def __init__(self, bus: TagBus, consumer: BatchConsumer) -> None:
+        self._bus: TagBus | None = bus
+        self.consumer = consumer
+
+    @property
+    def active(self) -> bool:
+        """True until unsubscribed."""
+        return self._bus is not None
+
+    def unsubscribe(self) -> None:
+        """Stop handing batches to the consumer (also from inside the consumer, during a publish)."""
+        bus, self._bus = self._bus, None
+        if bus is not None:
+            bus._remove(self)
+
+
 class TagBus:
     """Receives batches of TagValues and hands each batch to every consumer.
 
@@ -23,13 +44,23 @@ class TagBus:
     def __init__(self) -> None:
         self._latest: dict[str, TagValue] = {}
         self._changed: set[str] = set()
-        self._consumers: list[BatchConsumer] = []
+        # A tuple, replaced on (un)subscribe: a consumer may unsubscribe while a batch is handed out.
+        self._subs: tuple[Subscription, ...] = ()
         self.published = 0
         self.consumer_errors = 0
 
-    def subscribe(self, consumer: BatchConsumer) -> None:
-        """Add a consumer that is called with every published batch."""
-        self._consumers.append(consumer)
+    def subscribe(self, consumer: BatchConsumer) -> Subscription:
+        """Add a consumer that is called with every published batch; keep the handle to unsubscribe."""
+        sub = Subscription(self, consumer)
+        self._subs = (*self._subs, sub)
+        return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        self._subs = tuple(s for s in self._subs if s is not sub)
+
+    def consumers(self) -> int:
+        """How many consumers are subscribed."""
+        return len(self._subs)
 
     def publish(self, batch: Sequence[TagValue]) -> None:
         """Record a batch as the latest values and pass it to every consumer."""
@@ -43,7 +74,10 @@ class TagBus:
                 latest[tv.tag] = tv
                 self._changed.add(tv.tag)
         self.published += len(batch)
-        for consumer in self._consumers:
+        for sub in self._subs:
+            if sub._bus is None:  # unsubscribed by a consumer before it during this publish
+                continue
+            consumer = sub.consumer
             try:
                 consumer(batch)
             except Exception:

@@ -2,7 +2,9 @@
 
 The buffers are a tag bus consumer: every batch is appended, in time order, to one fixed-size
 ring per tag. A Bad sample is kept as NaN so a trend draws it as a gap. Memory is bounded:
-``capacity`` samples per tag (an hour at 10 Hz by default) and at most ``max_tags`` tags.
+``capacity`` samples per tag (an hour at 10 Hz by default, about 600 KB) and at most ``max_tags``
+tags. The trends keep rings only for the tags someone shows (``keep``/``release``, counted per
+user): a tag's older samples come from the historian, so a ring that nobody shows is dropped.
 """
 
 from __future__ import annotations
@@ -169,8 +171,9 @@ class TagRing:
 class TrendBuffers:
     """One TagRing per tag, fed as a tag bus consumer (``bus.subscribe(buffers)``).
 
-    With ``tags`` given only those are kept; otherwise every tag seen, up to ``max_tags``
-    (further tags are ignored and counted in ``ignored``), so memory stays bounded.
+    With ``tags`` given (an empty list too) only the tags kept are buffered: those, and those added
+    with ``keep``, each until its last user ``release``s it; otherwise every tag seen. Either way at
+    most ``max_tags`` (further tags are ignored and counted in ``ignored``), so memory stays bounded.
     """
 
     def __init__(
@@ -181,9 +184,32 @@ class TrendBuffers:
     ) -> None:
         self.capacity = capacity
         self.max_tags = max_tags
-        self._only = set(tags) if tags is not None else None
+        self._users: dict[str, int] | None = None if tags is None else {}
         self._rings: dict[str, TagRing] = {}
         self.ignored = 0
+        for tag in tags or ():
+            self.keep(tag)
+
+    def keep(self, tag: str) -> None:
+        """One more user of a tag: its samples are buffered from now on, until the last user releases it."""
+        if self._users is None:
+            return
+        self._users[tag] = self._users.get(tag, 0) + 1
+        self._ring_for(tag)
+
+    def release(self, tag: str) -> None:
+        """One user fewer; with none left, the tag's ring and its memory go."""
+        users = self._users
+        if users is None or tag not in users:
+            return
+        users[tag] -= 1
+        if users[tag] <= 0:
+            del users[tag]
+            self._rings.pop(tag, None)
+
+    def kept(self) -> set[str]:
+        """The tags buffered on request (every tag seen when built without ``tags``)."""
+        return set(self._rings) if self._users is None else set(self._users)
 
     def __call__(self, batch: Sequence[TagValue]) -> None:
         """Append a batch from the bus (the consumer interface)."""
@@ -191,10 +217,11 @@ class TrendBuffers:
         rings = self._rings
         ignored: set[str] = set()
         bad_q, nan = int(Quality.BAD), math.nan
+        every = self._users is None  # else the rings of the kept tags exist already
         for tv in batch:
             ring = rings.get(tv.tag)
             if ring is None:
-                if tv.tag in ignored:
+                if not every or tv.tag in ignored:
                     continue
                 ring = self._ring_for(tv.tag)
                 if ring is None:
@@ -210,7 +237,7 @@ class TrendBuffers:
         ring = self._rings.get(tag)
         if ring is not None:
             return ring
-        if (self._only is not None and tag not in self._only) or len(self._rings) >= self.max_tags:
+        if (self._users is not None and tag not in self._users) or len(self._rings) >= self.max_tags:
             self.ignored += 1
             return None
         ring = self._rings[tag] = TagRing(self.capacity)

@@ -223,10 +223,15 @@ class MainWindow(QMainWindow):
     # --- closing -----------------------------------------------------------------------------------
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
-        """Save the layout, then tell the application the window is gone."""
+        """Save the layout, close the panes, then tell the application the window is gone."""
         try:
             layout.save_layout(self, self.settings)
         except Exception:  # a layout that cannot be saved must not keep the window open
             log.exception("could not save the window layout")
         super().closeEvent(event)
+        # Each pane gets its own close event: it leaves the tag bus and frees what it buffers.
+        for dock in self.docks.values():
+            widget = dock.widget()
+            if widget is not None:
+                widget.close()
         self.closed.emit()

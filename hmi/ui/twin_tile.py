@@ -72,9 +72,13 @@ class TagRow:
         self.display = describe(spec, None)
         self.stale = False
         self._now = 0.0
+        self._shown_value = ""
         self._shown_age = ""
         self._shown_flag = ""
+        self._shown_key: tuple = ()  # (state, struck, flag) the widgets show
         self._tooltip_key: object = ()
+        self.unpainted = False  # the value changed while the row was out of view: paint() when it comes in
+        self._value_metrics: QFontMetrics | None = None  # of the value's font, as measured by fix_widths
         kind = "setpoint" if spec.kind is TagKind.SETPOINT else "measurement"
         right, left = Qt.AlignmentFlag.AlignRight, Qt.AlignmentFlag.AlignLeft
         self.name = _label(f"name:{spec.tag_id}", "name", tile, left)
@@ -116,6 +120,7 @@ class TagRow:
             self.name.hide()
             grid.addWidget(button, row, 0, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
             self.set_button = button
+        self._shown_value = self.display.value_text
         self.value.setText(self.display.value_text)
         self._apply_state()
         self._set_tooltip()
@@ -143,44 +148,70 @@ class TagRow:
             d = decimals(spec)
             prefix = "SP " if spec.kind is TagKind.SETPOINT else ""
             samples = [f"{prefix}{v:.{d}f}" for v in (spec.eng_low, spec.eng_high)]
-        self.value.setMinimumWidth(max(fm.horizontalAdvance(s) for s in samples) + 4)
+        self._value_metrics = fm
+        # A fixed size, not a minimum: Qt re-lays out the whole tile on every new text of a label
+        # whose size may change, and only a label of fixed width and height is spared that.
+        height = self.value.sizeHint().height()
+        self.value.setFixedSize(max(fm.horizontalAdvance(s) for s in samples) + 4, height)
         fm = QFontMetrics(status_font)
         self.flag.setMinimumWidth(max(fm.horizontalAdvance(s) for s in ("▲ HIGH", "✖ BAD", "? UNCERT", f"{theme.SHAPE_STALE} 59 min")) + 4)
-        self.age.setMinimumWidth(self.flag.minimumWidth())
+        # The age (changing every second) has no background: as tall as the value, it looks the same.
+        self.age.setFixedSize(self.flag.minimumWidth(), height)
 
-    def show(self, tv: TagValue | None, now: float) -> bool:
-        """Show a new value; True when the row's state changed (the tile's header must follow)."""
+    def _set_value_text(self, text: str) -> None:
+        fm = self._value_metrics
+        if fm is not None:
+            need = fm.horizontalAdvance(text) + 4
+            if need > self.value.width():  # a value outside the range: widen once, rather than clip it
+                self.value.setFixedWidth(need)
+        self.value.setText(text)
+
+    def show(self, tv: TagValue | None, now: float, paint: bool = True) -> bool:
+        """Take a new value; True when the row's state changed (the tile's header must follow).
+
+        With ``paint`` False (the row is out of view) only the state is worked out, for the tile's
+        header; the widgets follow in paint() when the row comes into view.
+        """
         self.tv = tv
         if tv is not None and tv.value is not None:
             self.last_value = tv.value
         old_state = self.state
-        old = self.display
-        display = describe(self.spec, tv, self.last_value)
-        if display.value_text != old.value_text:
-            self.value.setText(display.value_text)
-        self.display = display
+        self.display = describe(self.spec, tv, self.last_value)
         self.stale = is_stale(self.spec, tv, now)
         self._now = now
-        if display.state is not old.state or display.struck != old.struck or self._flag_key() != self._shown_flag:
-            self._apply_state()
+        if paint:
+            self.paint()
         else:
-            self.bar.set_state(display.position, display.state is RowState.OUT_OF_BAND,
-                               display.state is RowState.BAD, hollow=self.stale)
-        self._show_age(now)
-        if tv is None or (tv.quality, tv.reason) != self._tooltip_key:
-            self._set_tooltip()
+            self.unpainted = True
         return self.state is not old_state
 
-    def tick_age(self, now: float) -> bool:
+    def tick_age(self, now: float, paint: bool = True) -> bool:
         """Update the age; True when the row went stale or fresh."""
         stale = is_stale(self.spec, self.tv, now)
         changed = stale != self.stale
+        self.stale = stale
         self._now = now
-        if changed:
-            self.stale = stale
-            self._apply_state()
-        self._show_age(now)
+        if paint:
+            self.paint()
+        elif changed:
+            self.unpainted = True
         return changed
+
+    def paint(self) -> None:
+        """Bring the widgets in line with the value, touching only what changed."""
+        self.unpainted = False
+        d = self.display
+        if d.value_text != self._shown_value:
+            self._shown_value = d.value_text
+            self._set_value_text(d.value_text)
+        if (self.state, d.struck, self._flag_key()) != self._shown_key:
+            self._apply_state()
+        else:
+            self.bar.set_state(d.position, d.state is RowState.OUT_OF_BAND, d.state is RowState.BAD, hollow=self.stale)
+        self._show_age(self._now)
+        tv = self.tv
+        if tv is None or (tv.quality, tv.reason) != self._tooltip_key:
+            self._set_tooltip()
 
     @property
     def state(self) -> RowState:
@@ -207,6 +238,7 @@ class TagRow:
     def _apply_state(self) -> None:
         d: TagDisplay = self.display
         flag = self._flag_key()
+        self._shown_key = (self.state, d.struck, flag)
         if flag != self._shown_flag:
             self._shown_flag = flag
             self.flag.setText(flag)

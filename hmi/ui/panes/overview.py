@@ -104,11 +104,14 @@ class OverviewPane(QWidget):
         self._columns = 0
         self._metrics: dict[str, _Metrics] = {}
         self._shown = False
-        # Rows of tiles the operator cannot see (scrolled away, or the pane hidden) are brought up to
-        # date when their tile comes into view: with 1,000 tags most of them are off screen, and a
-        # label's new text costs a relayout of the whole grid.
-        self._pending: set[str] = set()  # tag ids with a value not yet shown
-        self._visible: set[TwinTile] = set()
+        # Only what the operator can see is repainted, once a tick: with 1,000 tags most rows are
+        # off screen. A tile out of view (scrolled away, or the pane hidden) is not touched at all:
+        # its tags wait in _pending until it comes into view. A tile in view keeps every row's state
+        # up to date (its header counts them), but paints only the rows inside the viewport; the
+        # others are painted when they are scrolled in.
+        self._pending: set[str] = set()  # tag ids with a value not yet taken by their row
+        self._visible: set[TwinTile] = set()  # tiles at least partly in view
+        self._in_view: set[TagRow] = set()  # rows of those tiles inside the viewport
         self._sync_timer = QTimer(self)
         self._sync_timer.setSingleShot(True)
         self._sync_timer.setInterval(0)
@@ -155,6 +158,7 @@ class OverviewPane(QWidget):
 
         self._density = DENSITIES[0]
         self._visible = set(self._tiles.values())
+        self._in_view = set(self._rows.values())
         self._show(self._rows, self._clock())
         self._apply_style(theme.current())
         theme.signals().changed.connect(self._apply_style)
@@ -211,27 +215,29 @@ class OverviewPane(QWidget):
 
     def _synced(self, tag_id: str) -> TagRow:
         row = self._rows[tag_id]
-        if row.tile not in self._visible:
-            self._synced_tile(row.tile)
+        self._synced_tile(row.tile)
+        if row.unpainted:
+            row.paint()
         return row
 
     def _synced_tile(self, tile: TwinTile) -> TwinTile:
         """Bring a tile's rows up to date now, whether it is in view or not."""
         if tile not in self._visible:
-            self._catch_up([tile], self._clock())
+            self._catch_up([tile], self._clock(), paint_all=True)
         return tile
 
-    def _catch_up(self, tiles: Iterable[TwinTile], now: float) -> None:
-        """Show the pending values of these tiles and redo the ages of their other rows."""
-        pending, latest = self._pending, self.ctx.latest
+    def _catch_up(self, tiles: Iterable[TwinTile], now: float, paint_all: bool = False) -> None:
+        """Give the rows of tiles that come into view their pending values and ages; paint those in view."""
+        pending, latest, in_view = self._pending, self.ctx.latest, self._in_view
         for tile in tiles:
             changed = False
             for tag_id, row in tile.rows.items():
+                paint = paint_all or row in in_view
                 if tag_id in pending:
                     pending.discard(tag_id)
-                    changed |= row.show(latest(tag_id), now)
+                    changed |= row.show(latest(tag_id), now, paint)
                 else:
-                    changed |= row.tick_age(now)
+                    changed |= row.tick_age(now, paint)
             if changed:
                 tile.refresh_state()
 
@@ -243,30 +249,56 @@ class OverviewPane(QWidget):
         seen = viewport.rect().translated(-self._content.pos())
         return {t for t in self._tiles.values() if t.isVisibleTo(self._content) and t.geometry().intersects(seen)}
 
+    def _rows_in_view(self, tiles: Iterable[TwinTile]) -> set[TagRow]:
+        """The rows of these tiles whose value is inside the viewport."""
+        seen = self._scroll.viewport().rect().translated(-self._content.pos())
+        top, bottom = seen.top(), seen.bottom()
+        rows = set()
+        for tile in tiles:
+            y0 = tile.y()
+            if y0 >= top and y0 + tile.height() <= bottom:
+                rows.update(tile.rows.values())  # the whole tile is in view
+                continue
+            for row in tile.rows.values():
+                y = y0 + row.value.y()
+                if y <= bottom and y + row.value.height() >= top:
+                    rows.add(row)
+        return rows
+
     def _sync_visible(self) -> None:
-        """After a scroll, a resize, a new layout or a show: catch up the tiles that came into view."""
+        """After a scroll, a resize, a new layout or a show: catch up the tiles and rows that came into view."""
         visible = self._visible_tiles()
         came = visible - self._visible
-        self._visible = visible
+        in_view = self._rows_in_view(visible)
+        # Rows scrolled into view inside a tile that was already in view: paint what they missed.
+        for row in in_view - self._in_view:
+            if row.tile not in came:
+                row.paint()
+        self._visible, self._in_view = visible, in_view
         if came:
             self._catch_up(came, self._clock())
 
     def _on_tick(self, changed: set[str]) -> None:
-        rows = self._rows
+        """One update a tick (the tick is the display's pace): rows in view are painted, the others only noted."""
+        if not self._visible:  # nothing in view (the pane hidden): only remember what to catch up
+            self._pending |= changed
+            return
         if len(self._visible) == len(self._tiles):
-            self._visible = self._visible_tiles()  # all were in view: check once a tick it is still so
-        visible = self._visible
-        shown = []
-        pending = self._pending
+            self._sync_visible()  # all were in view (as at start): check once a tick it is still so
+        rows, visible, in_view, pending = self._rows, self._visible, self._in_view, self._pending
+        now, latest = self._clock(), self.ctx.latest
+        dirty: set[TwinTile] = set()
         for t in changed:
             row = rows.get(t)
             if row is None:
                 continue
             if row.tile in visible:
-                shown.append(row)
+                if row.show(latest(t), now, row in in_view):
+                    dirty.add(row.tile)
             else:
                 pending.add(t)
-        self._show(shown, self._clock())
+        for tile in dirty:
+            tile.refresh_state()
 
     def _show(self, rows: Iterable[TagRow] | dict[str, TagRow], now: float) -> None:
         if isinstance(rows, dict):
@@ -280,10 +312,10 @@ class OverviewPane(QWidget):
             tile.refresh_state()
 
     def tick_ages(self) -> None:
-        """Redo the ages and the stale cues (the 1 s timer calls this; tests may too)."""
+        """Redo the ages and the stale cues of the tiles in view (the 1 s timer calls this; tests may too)."""
         now = self._clock()
-        visible = self._visible
-        dirty = {row.tile for row in self._rows.values() if row.tile in visible and row.tick_age(now)}
+        in_view = self._in_view
+        dirty = {tile for tile in self._visible for row in tile.rows.values() if row.tick_age(now, row in in_view)}
         for tile in dirty:
             tile.refresh_state()
 
@@ -471,7 +503,7 @@ class OverviewPane(QWidget):
 
     def hideEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().hideEvent(event)
-        self._visible = set()
+        self._visible, self._in_view = set(), set()
 
     def _remeasure(self) -> None:
         # Labels are measured right only once the events of a show or a restyle were delivered.

@@ -1,7 +1,9 @@
 """The trends pane: several pens on one wall-clock axis, live and history together.
 
-- Live part: ring buffers fed by the tag bus (hmi.domain.trend_buffers); history older than the
-  buffers comes from the historian, downsampled to the plot's width, loaded in a worker thread
+- Live part: ring buffers fed by the tag bus (hmi.domain.trend_buffers), for the pens' tags only:
+  a pen's ring is made when the pen is put on and dropped when it is taken off, and the pane leaves
+  the bus when it is closed or destroyed. History older than the buffers (for a new pen, all of it
+  up to its first live sample) comes from the historian, downsampled to the plot's width, loaded in a worker thread
   (hmi.ui.history_loader) after the view stops moving (debounced), stale answers dropped.
 - Follow mode keeps the x range on "now"; any pan or zoom by the user leaves it, "Live" returns.
 - Redraw is coalesced: data and history arrivals only mark the pane dirty; one zero-delay
@@ -113,13 +115,14 @@ class TrendsPane(QWidget):
         super().__init__(parent)
         self.setObjectName("trendsPane")
         self.ctx = ctx
-        self.buffers = TrendBuffers()
-        ctx.bus.subscribe(self.buffers)
+        self.buffers = TrendBuffers(tags=())  # rings for the pens only (see set_pens)
+        self._subscription = ctx.bus.subscribe(self.buffers)
         self.loader = HistoryLoader(ctx.history_url, self)
         self.loader.loaded.connect(self._on_history)
         self.loader.failed.connect(self._on_history_failed)
-        loader = self.loader
-        self.destroyed.connect(lambda *_: loader.close())
+        loader, subscription = self.loader, self._subscription
+        # Not a bound method: by the time destroyed is emitted the Python side may be gone.
+        self.destroyed.connect(lambda *_: (subscription.unsubscribe(), loader.close()))
         self.pen_groups = PenGroupStore()
         self._pens: dict[str, Pen] = {}
         self._follow = True
@@ -129,6 +132,8 @@ class TrendsPane(QWidget):
         self._programmatic = 0
         self._pending: tuple[int, tuple[str, ...], float, float] | None = None
         self.redraws = 0
+        self.follow_steps = 0  # moves of the followed axis by the follow timer
+        self._followed_at = -math.inf
         self.stale_dropped = 0
         self.history_error = ""
         self._retry_at = 0.0  # after a failed load, wait before asking again
@@ -265,10 +270,16 @@ class TrendsPane(QWidget):
                 known.append(self.ctx.plant.tag(tag))
             except KeyError:
                 unknown.append(tag)
+        old = set(self._pens)
         for tag in list(self._pens):
             self._remove_pen_items(self._pens.pop(tag))
         for spec in known[:MAX_PENS]:
             self._add_pen_items(spec)
+        if self._subscription.active:
+            for tag in self._pens.keys() - old:
+                self.buffers.keep(tag)
+        for tag in old - self._pens.keys():
+            self.buffers.release(tag)
         self.tree.set_checked(self._pens)
         self._pens_changed()
         if unknown:
@@ -394,7 +405,12 @@ class TrendsPane(QWidget):
 
     def _apply_follow(self) -> None:
         now = self.clock()
+        self._followed_at = now
         self._set_x(now - self._span, now + self._span * FOLLOW_LEAD)
+
+    def seconds_per_pixel(self) -> float:
+        """How far "now" must move for the followed axis to move by one pixel."""
+        return self._span * (1 + FOLLOW_LEAD) / self.plot.view_width_px()
 
     def _on_user_range(self, *_args) -> None:  # noqa: ANN002
         if self._follow and not self._programmatic:
@@ -408,8 +424,11 @@ class TrendsPane(QWidget):
         self._update_cursor_label()
 
     def _on_follow_timer(self) -> None:
-        if self._follow and self.isVisible():
+        # The axis slides at the display's pace: only once "now" has moved by a pixel (every 0.9 s for
+        # 10 minutes on 700 px), as a repaint of the plot for a tenth of a pixel shows nothing new.
+        if self._follow and self.isVisible() and self.clock() - self._followed_at >= self.seconds_per_pixel():
             self._apply_follow()
+            self.follow_steps += 1
             if any(p.spec.kind is not TagKind.ANALOG for p in self._pens.values()):
                 self._dirty = True  # a held line (setpoint, on/off) grows to "now"
                 self._frame.start()
@@ -424,6 +443,15 @@ class TrendsPane(QWidget):
     def _redraw_if_needed(self) -> None:
         if self._dirty and self.isVisible():
             self.redraw()
+
+    def closeEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
+        """Closed (by the main window as it closes, or as a window of its own): leave the bus, free the rings."""
+        super().closeEvent(event)
+        if event.isAccepted():
+            self._subscription.unsubscribe()
+            for tag in self.buffers.kept():
+                self.buffers.release(tag)
+            self.loader.close()
 
     def showEvent(self, event) -> None:  # noqa: ANN001, N802 - Qt override
         super().showEvent(event)
