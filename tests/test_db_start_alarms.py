@@ -7,8 +7,9 @@ import os
 
 from hmi.domain.alarm_engine import AlarmState
 from hmi.services.alarm_center import AlarmCenter
+from hmi.domain.session import SessionUser
 from hmi.services.alarm_commands import AlarmCommand
-from tests.test_alarm_center import DEFS, service, state, tv, until
+from tests.test_alarm_center import DEFS, state, tv, until
 
 
 def test_a_center_started_with_the_database_away_restores_the_shelved_alarm_when_it_is_back(engine, db_url):
@@ -18,7 +19,7 @@ def test_a_center_started_with_the_database_away_restores_the_shelved_alarm_when
         a = AlarmCenter(DEFS, engine, "ws-a", sync_every_s=0.05)
         await a.start()
         a.consume([tv(85.0)])
-        a.apply(a.prepare(AlarmCommand("shelve", ("reactor.temp.hi",), "calibration", 3600))(service(engine, role="engineer")))
+        await a.command(SessionUser("olga", "engineer"), AlarmCommand("shelve", ("reactor.temp.hi",), "calibration", 3600))
         await a.stop()
         engine.dispose()
 
