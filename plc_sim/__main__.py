@@ -79,9 +79,9 @@ def _check_options(args: argparse.Namespace) -> None:
     client_side = {"--client-certificate": args.client_certificate, "--client-private-key": args.client_private_key,
                    "--trust-dir": args.trust_dir}  # fmt: skip
     given = [flag for flag, v in client_side.items() if v is not None]
-    if given and not (args.print_config and args.security):
+    if given and not args.security:  # a secured server may be given them too: its --print-config carries them
         raise ValueError(f"{', '.join(given)} go(es) into the printed config of a secured endpoint: "
-                         "use with --print-config and --security")
+                         "use with --security (and --print-config)")
     if args.trust_dir is not None and not args.trust_dir.is_dir():
         raise ValueError(f"--trust-dir {args.trust_dir}: not a folder")
 

@@ -136,10 +136,14 @@ def test_no_password_in_logs_produced_files_or_the_repo(tmp_path, debug_log, mem
     env = {k: v for k, v in os.environ.items() if k != "HMI_TEST_PLC_PASSWORD"}
     env |= {"HMI_SECRET_OPCUA_PLC1": pw["plc"], "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     collect_log = tmp_path / "logs" / "collect.log"
+    plc_db = f"sqlite:///{tmp_path / 'data' / 'plc.sqlite'}"
+    from hmi.store.migrate import upgrade
+
+    upgrade(plc_db)  # the collector never creates the schema: `hmi db upgrade` does
     with collect_log.open("w", encoding="utf-8") as out:
         proc = subprocess.run(
             [sys.executable, "-m", "hmi.cli", "collect", "-v", "--config", str(plc_config), "--db",
-             f"sqlite:///{tmp_path / 'data' / 'plc.sqlite'}", "--run-for", "4", "--status-interval", "1"],
+             plc_db, "--run-for", "4", "--status-interval", "1"],
             stdout=out, stderr=subprocess.STDOUT, timeout=120, cwd=ROOT, env=env,
         )
     sim.stop()
@@ -148,7 +152,8 @@ def test_no_password_in_logs_produced_files_or_the_repo(tmp_path, debug_log, mem
     # The run did what it should, and the logs are the verbose ones (else the search proves nothing).
     collected = collect_log.read_text(encoding="utf-8")
     assert proc.returncode == 0, collected[-2000:]
-    assert "plc1=up" in collected.splitlines()[-1]
+    running = [line for line in collected.splitlines() if line.startswith("collect: ") and "tags good" in line]
+    assert "plc1=up" in running[-2] and "plc1=stopped" in running[-1]  # the last status while running, then the stop
     assert "ActivateSessionRequest" in collected and "Password=<redacted>" in collected
     run_log = debug_log.read_text(encoding="utf-8")
     assert "INSERT INTO users" in run_log and "secret database: keyring" in run_log

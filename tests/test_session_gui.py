@@ -292,7 +292,7 @@ def test_users_dialog_lists_adds_changes_and_says_refusals_in_words(station, qtb
     trail = [(r.entry.action, r.entry.target, r.entry.result) for r in records(station.engine)
              if r.entry.action == "manage_users"]
     assert trail == [("manage_users", "user erik", "ok")] * 4 + [
-        ("manage_users", "user olga", "ok"), ("manage_users", "user ada", "failed")]
+        ("manage_users", "user olga", "ok"), ("manage_users", "user ada", "refused")]
     assert users.get_user(station.engine, "erik").role == "operator"
     assert login_service.authenticate(station.engine, "olga", "New-password-9").name == "olga"
 
