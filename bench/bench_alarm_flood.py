@@ -146,7 +146,8 @@ def scenario(tags: int, seconds: float, flood: bool, flood_s: float, panes: str 
     load_panes()
     chosen = [spec for spec in registered_panes() if panes == "all" or spec.object_name in panes.split(",")]
     t0 = time.process_time()
-    code = run_gui(config, url, run_for=seconds, on_window=on_window, panes=chosen, greet=False)
+    # The schema first (run_gui no longer creates it): without it the journal writes nothing and its pane reads nothing.
+    code = run_gui(config, url, run_for=seconds, on_window=on_window, panes=chosen, greet=False, migrate=True)
     cpu = time.process_time() - t0
     journal = state.get("journal")
     (c0, b0, w0), (c1, b1, w1) = state.get("cpu_start", (0, 0, 0)), state.get("cpu_end", (0, 0, 0))

@@ -271,3 +271,57 @@ def test_a_window_without_a_database_says_so(qtbot, qapp, session):
     qtbot.addWidget(p)
     p.show()
     assert p.refusal.isVisible() and p.refusal.text() == NO_DATABASE
+
+
+def test_behind_another_tab_it_reads_nothing_until_brought_to_front(qtbot, qasync_loop, ctx, engine):
+    """A dock tabbed behind another is visible to Qt but covered: following the alarms there would make the
+    table model reset (and the view read every row) once a second during a flood, for nothing seen."""
+    from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    p = AlarmJournalPane(ctx, clock=lambda: NOW)
+    docks = []
+    for name, widget in (("journal", p), ("front", QLabel("the trends"))):
+        dock = QDockWidget(name, window)
+        dock.setWidget(widget)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        docks.append(dock)
+    window.tabifyDockWidget(docks[0], docks[1])
+    window.resize(1500, 600)
+    window.show()
+    ctx.alarms = SimpleNamespace(version=0)
+    until(qasync_loop, lambda: p.model.rowCount() == len(EVENTS), "the first read on show")
+    docks[1].raise_()
+    until(qasync_loop, lambda: not p.on_screen(), "the journal behind the other tab")
+    resets = []
+    p.model.modelReset.connect(lambda: resets.append(1))
+    p.model.rowsInserted.connect(lambda *_: resets.append(1))
+    alarm_journal.append_many(engine, [entry(10, "activate", N, U, alarm="turbine1.vibration.hihi", priority=1)])
+    for version in (1, 2, 3):
+        ctx.alarms.version = version
+        p._on_live()  # the live timer's second
+        qasync_loop.run_until_complete(p.settle())
+    assert resets == [] and p.model.rowCount() == len(EVENTS)
+
+    docks[0].raise_()  # the operator brings the journal to the front: the new event is there within a second
+    until(qasync_loop, lambda: shown(p, "twin")[:1] == ["Turbine 1"], "the new alarm on top once in front")
+    qasync_loop.run_until_complete(p.settle())
+
+
+def test_a_new_event_keeps_the_row_the_operator_selected(pane, ctx, engine, qasync_loop):
+    """New events are inserted on top, not a model reset: the selected row stays selected."""
+    ctx.alarms = SimpleNamespace(version=0)
+    until(qasync_loop, lambda: pane.table.model().rowCount() == len(EVENTS), "events listed")
+    pane._seen_version = 0
+    ack = shown(pane, "what happened").index("Acknowledged")
+    pane.table.selectRow(ack)
+    resets = []
+    pane.model.modelReset.connect(lambda: resets.append(1))
+    alarm_journal.append_many(engine, [entry(10, "activate", N, U, alarm="turbine1.vibration.hihi", priority=1)])
+    ctx.alarms.version = 1
+    pane._on_live()
+    until(qasync_loop, lambda: shown(pane, "twin")[:1] == ["Turbine 1"], "the new alarm on top")
+    rows = [i.row() for i in pane.table.selectionModel().selectedRows()]
+    assert [shown(pane, "what happened")[r] for r in rows] == ["Acknowledged"] and rows == [ack + 1]
+    assert shown(pane, "user")[ack + 1] == "olaf" and resets == []

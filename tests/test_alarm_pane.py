@@ -134,13 +134,14 @@ def test_rows_by_priority_then_newest_with_state_words(pane, ctx):
 def test_the_table_is_rebuilt_only_when_the_version_changes_and_keeps_the_selection(pane, ctx):
     four_alarms(ctx)
     select(pane, "Wellhead temperature high")
-    resets = []
-    pane.model.modelReset.connect(lambda: resets.append(1))
+    updates = []
+    for signal in (pane.model.modelReset, pane.model.dataChanged, pane.model.rowsInserted, pane.model.rowsRemoved):
+        signal.connect(lambda *_, name=signal: updates.append(name))
     ctx.refresh()
     ctx.refresh()
-    assert resets == []  # nothing changed: no rebuild
-    feed(ctx, tv(PRES, 12.0))  # returns: a new version, one rebuild
-    assert len(resets) == 1
+    assert updates == []  # nothing changed: no rebuild
+    feed(ctx, tv(PRES, 12.0))  # returns: a new version, its row repainted
+    assert updates and column(pane, "state")[1] == "Returned – unacknowledged"
     assert pane.selected_ids() == ["temp.hi"]
 
 
@@ -407,3 +408,27 @@ def test_at_a_locked_station_acknowledge_asks_for_a_login_then_acknowledges(qtbo
     assert pane.ctx.alarms.engine.status("vib.hihi").state is AlarmState.ACKED
     acks = alarm_journal.query(engine, alarm_journal.JournalQuery(what=["ack"]))
     assert [(e.alarm_id, e.user) for e in acks] == [("vib.hihi", "olaf")]
+
+
+def test_alarms_coming_and_going_update_their_rows_without_a_reset_and_keep_the_selection(pane, ctx, center):
+    """Rows are inserted, removed and repainted, never a model reset: the view keeps the selected row itself
+    (and its current row) while a flood adds alarms above it, and does not read every row again."""
+    now = time.time()
+    feed(ctx, tv(TEMP, 110.0, now - 120), tv(PRES, 5.0, now - 60))
+    select(pane, "Wellhead temperature high")
+    pane.table.setCurrentIndex(pane.table.model().index(1, COL["message"]))
+    resets = []
+    pane.model.modelReset.connect(lambda: resets.append(1))
+    feed(ctx, tv(VIB, 130.0, now - 10))  # two new alarms, P1 on top and P3 above the selected one
+    assert column(pane, "message") == [
+        "Drill rig vibration high-high", "Wellhead pressure low", "Drill rig vibration high", "Wellhead temperature high",
+    ]  # fmt: skip
+    assert pane.selected_ids() == ["temp.hi"] and pane.table.currentIndex().row() == 3
+    center.engine.ack("pres.lo", "sam")
+    center.engine.ack("vib.hihi", "sam")
+    center.version += 1
+    feed(ctx, tv(PRES, 12.0), tv(VIB, 10.0))  # two acknowledged alarms return: they leave the list
+    assert column(pane, "message") == ["Drill rig vibration high", "Wellhead temperature high"]
+    assert column(pane, "state") == ["Returned – unacknowledged", "Unacknowledged"]
+    assert pane.selected_ids() == ["temp.hi"] and pane.table.currentIndex().row() == 1
+    assert resets == []

@@ -117,6 +117,23 @@ def test_a_key_or_a_click_anywhere_keeps_the_station_unlocked(station, qtbot, qa
     assert station.session.locked and station.sessions.activity.seen >= 2
 
 
+def test_a_key_the_program_sends_itself_is_not_activity(station, qtbot, qasync_loop):
+    """Only input from the window system (spontaneous) restarts the idle timer; the filter sees every event
+    of the application, so it asks that first."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QKeyEvent
+    from PySide6.QtWidgets import QApplication
+
+    add_user(station.engine, "olga", "operator")
+    login(station, qasync_loop, "olga")
+    seen = station.sessions.activity.seen
+    station.clock.t += 50
+    QApplication.sendEvent(station.pane, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Shift, Qt.KeyboardModifier.NoModifier))
+    station.clock.t += 11
+    station.sessions.check_lock()
+    assert station.session.locked and station.sessions.activity.seen == seen
+
+
 def test_lock_now_is_ctrl_l_and_is_not_audited(station, qtbot, qasync_loop):
     add_user(station.engine, "olga", "operator")
     login(station, qasync_loop, "olga")

@@ -60,8 +60,9 @@ class PriorityBadge(QWidget):
 
     def set_priority(self, priority: int | None) -> None:
         """Show this priority, or nothing."""
-        self.priority = priority
-        self.update()
+        if priority != self.priority:
+            self.priority = priority
+            self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
         """Paint the diamond."""
@@ -177,19 +178,16 @@ class AlarmBanner(QFrame):
         self.top, self.counts = top, counts
         for n, label in self.count_labels.items():
             label.setText(f"P{n} {counts.get(n, 0)}")
-            label.setProperty("some", "true" if counts.get(n, 0) else "false")
-            _repolish(label)
+            _set_style_flag(label, "some", bool(counts.get(n, 0)))
         if top is None:
             self.badge.set_priority(None)
             self._set_text(calm)
-            self.setProperty("alarm", "false")
             self.setToolTip("")
         else:
             self.badge.set_priority(top.priority)
             self._set_text(self.alarm_text(top))
-            self.setProperty("alarm", "true")
             self.setToolTip(f"Priority {top.priority}: {top.message}\nClick to show it in the alarm pane")
-        _repolish(self)
+        _set_style_flag(self, "alarm", top is not None)
 
     def _set_text(self, text: str) -> None:
         self.full_text = text
@@ -230,6 +228,12 @@ class AlarmBanner(QFrame):
             self.alarm_clicked.emit(self.top.alarm_id)
 
 
-def _repolish(widget: QWidget) -> None:
+def _set_style_flag(widget: QWidget, name: str, on: bool) -> None:
+    # Polishing anew restyles the widget from the style sheet: in a flood the banner is redone a few times
+    # a second with the same flags, so only a flag that changed is worth it.
+    value = "true" if on else "false"
+    if widget.property(name) == value:
+        return
+    widget.setProperty(name, value)
     widget.style().unpolish(widget)
     widget.style().polish(widget)

@@ -129,6 +129,17 @@ def _status_of(defn: AlarmDefinition) -> AlarmStatus:
                        False, None, 0.0, None, "", "", None)  # fmt: skip
 
 
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Ascending row numbers as (first, last) runs of consecutive rows."""
+    runs: list[tuple[int, int]] = []
+    for r in rows:
+        if runs and runs[-1][1] == r - 1:
+            runs[-1] = (runs[-1][0], r)
+        else:
+            runs.append((r, r))
+    return runs
+
+
 class AlarmTableModel(QAbstractTableModel):
     """Rows are AlarmStatus snapshots in the alarm center's order (priority, then newest)."""
 
@@ -146,6 +157,7 @@ class AlarmTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.labels = labels
         self._rows: list[AlarmStatus] = []
+        self._ids: set[str] = set()
         self._tz = tz
         self._clock = clock
         self._flash_on = False
@@ -157,9 +169,40 @@ class AlarmTableModel(QAbstractTableModel):
     # --- the collection --------------------------------------------------------------------------
 
     def set_alarms(self, rows: Sequence[AlarmStatus]) -> None:
-        """Show ``rows`` (already in display order) instead of what was shown."""
+        """Show ``rows`` (already in display order) instead of what was shown.
+
+        Alarms gone are removed, new ones inserted and changed ones repainted, each as a run of rows: a
+        reset would make the filter proxy and the view read every row again and drop the selection, many
+        times a second in a flood. Only when alarms that stay swap places is the model reset.
+        """
+        new = list(rows)
+        new_ids = {s.alarm_id for s in new}
+        if len(new_ids) != len(new) or not self._rows:
+            self._reset(new)
+            return
+        kept_new = [s.alarm_id for s in new if s.alarm_id in self._ids]
+        if kept_new != [s.alarm_id for s in self._rows if s.alarm_id in new_ids]:
+            self._reset(new)
+            return
+        for first, last in reversed(_runs([i for i, s in enumerate(self._rows) if s.alarm_id not in new_ids])):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self._rows[first : last + 1]
+            self.endRemoveRows()
+        for first, last in _runs([i for i, s in enumerate(new) if s.alarm_id not in self._ids]):
+            self.beginInsertRows(QModelIndex(), first, last)
+            self._rows[first:first] = new[first : last + 1]
+            self.endInsertRows()
+        changed = [i for i, (was, now) in enumerate(zip(self._rows, new)) if was != now]
+        self._rows = new
+        self._ids = new_ids
+        right = len(COLUMNS) - 1
+        for first, last in _runs(changed):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, right))
+
+    def _reset(self, rows: list[AlarmStatus]) -> None:
         self.beginResetModel()
-        self._rows = list(rows)
+        self._rows = rows
+        self._ids = {s.alarm_id for s in rows}
         self.endResetModel()
 
     def alarms(self) -> list[AlarmStatus]:

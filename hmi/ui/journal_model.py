@@ -81,6 +81,18 @@ def _flat(text: str | None) -> str:
     return flat if len(flat) <= MAX_CELL else flat[: MAX_CELL - 1] + "…"
 
 
+def _added_on_top(old: list[JournalEntry], new: list[JournalEntry]) -> int | None:
+    """How many rows ``new`` has on top of ``old`` when the rest of ``new`` is ``old``'s first rows; None otherwise."""
+    if not old or not new:
+        return None
+    try:
+        added = new.index(old[0])
+    except ValueError:
+        return None
+    kept = len(new) - added
+    return added if kept <= len(old) and new[added:] == old[:kept] else None
+
+
 class JournalTableModel(QAbstractTableModel):
     """Rows are JournalEntries, newest first; ``set_entries`` replaces them. Values with the tag's unit."""
 
@@ -133,10 +145,29 @@ class JournalTableModel(QAbstractTableModel):
         return list(self._entries)
 
     def set_entries(self, entries: Sequence[JournalEntry]) -> None:
-        """Show ``entries`` (newest first) instead of what was shown."""
-        self.beginResetModel()
-        self._entries = list(entries)
-        self.endResetModel()
+        """Show ``entries`` (newest first) instead of what was shown.
+
+        When they are the rows shown with newer ones on top (and the oldest past the limit dropped), only
+        those rows are inserted and removed: a reset would make the sort proxy and the view read every row
+        again, once a second while the alarms change.
+        """
+        new = list(entries)
+        old = self._entries
+        added = _added_on_top(old, new)
+        if added is None:
+            self.beginResetModel()
+            self._entries = new
+            self.endResetModel()
+            return
+        kept = len(new) - added
+        if kept < len(old):
+            self.beginRemoveRows(QModelIndex(), kept, len(old) - 1)
+            del self._entries[kept:]
+            self.endRemoveRows()
+        if added:
+            self.beginInsertRows(QModelIndex(), 0, added - 1)
+            self._entries[:0] = new[:added]
+            self.endInsertRows()
 
     def clear(self) -> None:
         """Show nothing."""

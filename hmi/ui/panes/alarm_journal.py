@@ -175,6 +175,10 @@ class AlarmJournalPane(ReportPane):
 
     # --- following the alarms ----------------------------------------------------------------------
 
+    def on_screen(self) -> bool:
+        """Whether any of the pane can be seen: a dock tabbed behind another is visible to Qt but covered."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
     def _alarm_version(self) -> int | None:
         return None if self.ctx.alarms is None else self.ctx.alarms.version
 
@@ -184,8 +188,8 @@ class AlarmJournalPane(ReportPane):
         if not self.isVisible():
             self._live.stop()
             return
-        if not self.range.live or self.ctx.commands is None:
-            return
+        if not self.range.live or self.ctx.commands is None or not self.on_screen():
+            return  # behind another tab: the change stays unseen until the tab is in front
         version = self._alarm_version()
         if version != self._seen_version:
             self._seen_version = version

@@ -443,8 +443,11 @@ class AlarmPane(QWidget):
             else:
                 # A locked station (or nobody logged in) keeps the commands: an alarm must not wait for
                 # a login to be found; the command asks for one (ctx.command) and the service checks the role.
-                targets = self.targets(c.key)
-                enabled = bool(targets)
+                if c.key == "ack_all":  # whether any: stops at the first, not a list of every visible row
+                    rows = range(self.proxy.rowCount())
+                    enabled = any(self.proxy.alarm(r).state in c.applies for r in rows)
+                else:
+                    enabled = bool(self.targets(c.key))
                 tip = DESCRIPTIONS[c.key] if enabled else f"{DESCRIPTIONS[c.key]}: {c.hint}"
                 if c.action is not None and self.ctx.session.locked:
                     tip += f" ({self.permission_tooltip(c.action).split(': ')[0]}: you will be asked to log in)"
