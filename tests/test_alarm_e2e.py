@@ -429,7 +429,10 @@ def test_persistent_after_five_minutes_without_a_break_on_a_simulated_clock(tmp_
                 await settle()
             if second == 301:  # 299.5 s after the activation
                 assert not center.engine.status(LIFE).persistent
-            if second == 302:
+            if second == 302:  # the periodic task marks it at its next tick (later on a loaded machine)
+                deadline = time.monotonic() + 10
+                while not center.engine.status(LIFE).persistent and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
                 assert center.engine.status(LIFE).persistent
         await settle()
         await center.stop()
