@@ -78,6 +78,16 @@ def pg_later() -> Iterator[PostgresServer]:
     server.destroy()
 
 
+def stop_simulator_then_collector(sim, collector) -> float:
+    """Stop plc_sim, then (once its last values are in) the collector; when the simulator stopped, in µs."""
+    time.sleep(1.5)
+    stopped_us = time.time() * 1e6
+    assert sim.stop() == 0
+    time.sleep(1.5)
+    assert collector.stop() == 0
+    return stopped_us
+
+
 def assert_history_complete(url: str, record, sim_stopped_us: float) -> int:
     """Every value plc_sim produced from each tag's first stored one on is stored once, Good: no gap, no duplicate."""
     stored = rows(url, "SELECT t.name, s.ts_us, s.value, s.quality FROM samples s JOIN tags t ON t.id = s.tag_id")
@@ -128,11 +138,7 @@ def test_collector_started_with_postgresql_down_spools_then_forwards_everything_
     drained = collector.wait_for(lambda s: s.db_ok and s.backlog == 0 and s.stored > down.backlog, 60,
                                  "the spool forwarded")  # fmt: skip
     assert drained.dropped == 0
-    time.sleep(1.5)
-    sim_stopped_us = time.time() * 1e6
-    assert sim.stop() == 0
-    time.sleep(1.5)
-    assert collector.stop() == 0
+    sim_stopped_us = stop_simulator_then_collector(sim, collector)
     assert "is back after" in collector.stderr
     assert "alembic" not in collector.stderr  # no migration, and none of alembic's INFO lines
     assert assert_history_complete(url, record, sim_stopped_us) > 29 * 10
@@ -168,11 +174,7 @@ def test_a_database_without_schema_is_spooled_for_until_hmi_db_upgrade_runs_and_
     drained = collector.wait_for(lambda s: s.db_ok and s.backlog == 0 and s.stored > later.backlog, 60,
                                  "the spool forwarded after hmi db upgrade")  # fmt: skip
     assert drained.dropped == 0
-    time.sleep(1.5)
-    sim_stopped_us = time.time() * 1e6
-    assert sim.stop() == 0
-    time.sleep(1.5)
-    assert collector.stop() == 0
+    sim_stopped_us = stop_simulator_then_collector(sim, collector)
     assert assert_history_complete(url, record, sim_stopped_us) > 29 * 10
 
 
