@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_plc", "tests.fixtures_pg", "tests.fixtures_qt", "tests.fixtures_db", "tests.fixtures_smtp"]
+pytest_plugins = ["tests.fixtures_plc", "tests.fixtures_pg", "tests.fixtures_qt", "tests.fixtures_db", "tests.fixtures_smtp", "tests.fixtures_mqtt"]
 
 
 @pytest.fixture(autouse=True)
