@@ -1,0 +1,479 @@
+"""The dispatcher: the glue between the broker link and the orders in the database, on an asyncio loop.
+
+Every workstation (and `hmi collect`) that has an ``[mqtt]`` url runs one. Each message from a
+shopfloor is decoded on the loop (an invalid one is logged with the reason and counted, never
+raised) and queued; a drain task applies the queue in batches in an executor, each batch one
+transaction (each report in a savepoint of its own), and only once that has committed does it send
+our ``ack`` for the reports in it. So a report is confirmed once it is stored, and a crash before the
+commit leaves it unconfirmed: the shopfloor sends it again, and the receipts table makes the second
+copy change nothing.
+
+Only one process dispatches: the holder of the lease ``dispatch`` (the alarm journal's lease
+mechanism, another name). Every second it judges the heartbeats (hmi.domain.dispatch), moves the
+unfinished work of a shopfloor gone offline to the healthy ones, sends queued shares within
+``[shopfloors] ahead``, and sends what the outbox holds that is due, marking as sent what the broker
+took. The outbox row stays until the shopfloor's own ack (or final withdrawn report) arrives; the
+broker's PUBACK proves nothing. The other processes apply reports and acks (idempotent) and
+leave hellos, which the dispatcher answers, alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, Engine
+
+from hmi.domain.dispatch import DispatchStats, judge_health, silence_s
+from hmi.domain.links import LinkState, LinkStatus
+from hmi.domain.orders import Reassignment, ShopfloorHealth
+from hmi.domain.shopfloor import (
+    SHOPFLOOR_ID,
+    TOPIC_ROOT,
+    Ack,
+    Channel,
+    Heartbeat,
+    Hello,
+    Machine,
+    Message,
+    MessageError,
+    Report,
+    decode,
+    encode,
+    parse_topic,
+    subscription,
+    topic,
+)
+from hmi.services.alarm_center import lease_name
+from hmi.store.alarm_journal import hold_lease, release_lease
+from hmi.store.db import one_line
+from hmi.store.errors import DatabaseUnavailable
+from hmi.store.locking import write_connection
+
+log = logging.getLogger(__name__)
+
+DISPATCH_LEASE = "dispatch"
+# The topics the dispatcher needs the link to subscribe to.
+SUBSCRIPTIONS = (subscription(Channel.REPORTS), subscription(Channel.HEARTBEAT))
+BATCH = 500  # messages per transaction: 150 msg/s arrive in well under one batch per second
+INBOX_LIMIT = 100_000  # beyond this the oldest are dropped: a shopfloor re-sends what it was not confirmed
+PUBLISH_TIMEOUT_S = 5.0
+INVALID_LOG_EVERY_S = 10.0  # one log line per shopfloor per this long for a flood of invalid messages
+DB_ERRORS = (DatabaseUnavailable, exc.DBAPIError, OSError)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Link(Protocol):
+    """What the dispatcher needs of the broker link (hmi.io.mqtt.MqttLink)."""
+
+    @property
+    def status(self) -> LinkStatus:
+        """The link's state for the status bar."""
+        ...
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 1) -> Any:
+        """Publish; completes when the broker took it (PUBACK), raises when it could not."""
+        ...
+
+
+class Outgoing(Protocol):
+    """One outbox message (hmi.store.orders.OutboxMessage)."""
+
+    msg_id: str
+    shopfloor_id: str
+    payload: bytes
+
+
+class OrderEngine(Protocol):
+    """The engine side of the orders store (hmi.store.orders); each call runs in the caller's transaction."""
+
+    def record_heartbeat(self, conn: Connection, hb: Heartbeat, received_at: datetime) -> None: ...
+    def apply_report(self, conn: Connection, r: Report, received_at: datetime) -> bool: ...
+    def apply_ack(self, conn: Connection, ack: Ack) -> None: ...
+    def answer_hello(self, conn: Connection, hello: Hello, now: datetime) -> None: ...
+    def outbox_due(self, conn: Connection, now: datetime, resend_s: float) -> Sequence[Outgoing]: ...
+    def mark_sent(self, conn: Connection, ids: Collection[str], now: datetime) -> None: ...
+    def dispatch_queued(self, conn: Connection, now: datetime, ahead: int) -> Any: ...
+    def reassign_offline(self, conn: Connection, shopfloor_id: str, reason: str, now: datetime) -> Reassignment | None: ...
+    def count_invalid(self, conn: Connection, shopfloor_id: str | None, reason: str) -> None: ...
+    def last_heartbeats(self, conn: Connection) -> Mapping[str, datetime | None]: ...
+    def outbox_pending(self, conn: Connection) -> int: ...
+
+
+class Settings(Protocol):
+    """The ``[shopfloors]`` settings the dispatcher uses (hmi.config's ShopfloorsConfig)."""
+
+    late_after_s: float
+    offline_after_s: float
+    resend_s: float
+    ahead: int
+
+
+# Errors by which the store refuses one message (an unknown order or instruction): counted as
+# invalid, the rest of the batch goes on.
+REFUSED: tuple[type[Exception], ...] = (ValueError, LookupError)
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A message from a shopfloor, decoded on the loop, waiting for the next batch (or why it is invalid)."""
+
+    shopfloor_id: str | None
+    message: Message | None
+    received_at: datetime
+    invalid: str = ""
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one batch did: the reports to acknowledge and the counts."""
+
+    acks: list[tuple[str, str]]  # (shopfloor id, msgId)
+    applied: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    outbox_written: bool = False  # a hello answered: the next round has messages to send
+
+
+def _sender(name: str) -> str | None:
+    """The shopfloor a topic that is not quite ours names (``shopfloor/sf1/other``), to count it against."""
+    parts = name.split("/")
+    if len(parts) == 3 and parts[0] == TOPIC_ROOT and SHOPFLOOR_ID.match(parts[1]):
+        return parts[1]
+    return None
+
+
+class Dispatcher:
+    """Link <-> orders: applies what shopfloors send, and (as lease holder) judges, reassigns and sends."""
+
+    def __init__(
+        self,
+        link: Link,
+        engine: Engine,
+        settings: Settings,
+        store: OrderEngine,
+        workstation: str,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        tick_s: float = 1.0,
+        lease_ttl_s: float = 5.0,
+    ) -> None:
+        self.link = link
+        self.engine = engine
+        self.settings = settings
+        self.store = store
+        self.workstation = workstation
+        self.lease_name = lease_name(workstation)
+        self._clock = clock
+        self._tick_s = tick_s
+        self._lease_ttl_s = lease_ttl_s
+        self._inbox: collections.deque[Incoming] = collections.deque()
+        self._wake = asyncio.Event()
+        self._heard: dict[str, datetime] = {}  # shopfloor -> when this process last got its heartbeat
+        self._link_up_since: datetime | None = None
+        self.health: dict[str, ShopfloorHealth] = {}
+        self._holder = False
+        self._received = self._applied = self._duplicates = self._invalid = self._dropped = 0
+        self._pending = 0
+        self._db_ok, self._last_error = True, ""
+        self._invalid_logged: dict[str | None, tuple[float, int]] = {}  # shopfloor -> (last log, suppressed)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._publishing: set[asyncio.Task[Any]] = set()
+        self._round_soon = asyncio.Event()
+
+    # ----- views ----------------------------------------------------------------------------------
+
+    @property
+    def holder(self) -> bool:
+        """Whether this process dispatches (holds the lease)."""
+        return self._holder
+
+    def stats(self) -> DispatchStats:
+        """The counters for the status line."""
+        return DispatchStats(self._received, self._applied, self._duplicates, self._invalid, self._pending,
+                             self._holder, self._db_ok, self._last_error)  # fmt: skip
+
+    # ----- messages in ----------------------------------------------------------------------------
+
+    def on_message(self, name: str, payload: bytes) -> None:
+        """The link's callback, on the loop: decode and queue; an invalid message is logged and counted."""
+        self._received += 1
+        now = self._clock()
+        try:
+            shopfloor_id, channel = parse_topic(name)
+        except MessageError as error:
+            self._queue(Incoming(_sender(name), None, now, str(error)))
+            return
+        if channel is Channel.INSTRUCTIONS:
+            return  # our own direction; not subscribed, but a broker may echo
+        try:
+            message = decode(payload, channel)
+        except MessageError as error:
+            self._queue(Incoming(shopfloor_id, None, now, str(error)))
+            return
+        claimed = getattr(message, "shopfloorId", shopfloor_id)
+        if claimed != shopfloor_id:
+            self._queue(Incoming(shopfloor_id, None, now,
+                                 f"{message.TYPE} message of {claimed} on the topic of {shopfloor_id}"))
+            return
+        if isinstance(message, Heartbeat):
+            self._heard[shopfloor_id] = now
+        self._queue(Incoming(shopfloor_id, message, now))
+
+    def _queue(self, item: Incoming) -> None:
+        if item.invalid:
+            self._invalid += 1
+            self._log_invalid(item.shopfloor_id, item.invalid)
+        self._inbox.append(item)
+        while len(self._inbox) > INBOX_LIMIT:
+            self._inbox.popleft()
+            self._dropped += 1
+        self._wake.set()
+
+    def _log_invalid(self, shopfloor_id: str | None, reason: str) -> None:
+        """Log an invalid message with its reason; a flood is summed up, one line per shopfloor per 10 s."""
+        now = time.monotonic()
+        last, suppressed = self._invalid_logged.get(shopfloor_id, (-INVALID_LOG_EVERY_S, 0))
+        if now - last < INVALID_LOG_EVERY_S:
+            self._invalid_logged[shopfloor_id] = (last, suppressed + 1)
+            return
+        more = f" ({suppressed} more invalid messages since the last line)" if suppressed else ""
+        log.warning("invalid message from %s, ignored: %s%s", shopfloor_id or "an unknown sender", reason, more)
+        self._invalid_logged[shopfloor_id] = (now, 0)
+
+    async def _drain(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._inbox:
+                await self._apply_next()
+
+    async def _apply_next(self) -> None:
+        """Apply the next batch in an executor, then acknowledge its reports (after the commit)."""
+        batch = [self._inbox.popleft() for _ in range(min(BATCH, len(self._inbox)))]
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(None, self._apply_batch, batch, self._holder)
+        except DB_ERRORS as error:
+            # Nothing of the batch is confirmed: the shopfloors send the reports again.
+            self._db_error(error)
+            await asyncio.sleep(min(1.0, self._tick_s))
+            return
+        self._db_back()
+        self._applied += result.applied
+        self._duplicates += result.duplicates
+        self._invalid += result.invalid
+        for shopfloor_id, msg_id in result.acks:
+            self._spawn(self._publish(topic(shopfloor_id, Channel.INSTRUCTIONS),
+                                      encode(Ack(ackFor=msg_id, shopfloorId=shopfloor_id))))
+        if result.outbox_written:
+            self._round_soon.set()
+
+    def _apply_batch(self, batch: Sequence[Incoming], holder: bool) -> BatchResult:
+        """In the executor: one transaction for the batch; each report in a savepoint of its own."""
+        result = BatchResult(acks=[])
+        heartbeats: dict[str, Incoming] = {}  # only the newest of each shopfloor is worth a write
+        with write_connection(self.engine) as conn, conn.begin():
+            for item in batch:
+                message = item.message
+                if message is None:
+                    self.store.count_invalid(conn, item.shopfloor_id, item.invalid)
+                elif isinstance(message, Heartbeat):
+                    heartbeats[message.shopfloorId] = item
+                elif isinstance(message, Report):
+                    self._apply_report(conn, item, message, result)
+                elif isinstance(message, Ack):
+                    self.store.apply_ack(conn, message)
+                elif isinstance(message, Hello):
+                    if holder:  # the dispatcher answers; the others leave it (and its ack) to it
+                        self.store.answer_hello(conn, message, item.received_at)
+                        result.acks.append((message.shopfloorId, message.msgId))
+                        result.outbox_written = True
+                elif isinstance(message, Machine):
+                    if holder:
+                        log.info("shopfloor %s: machine %s %s (%s)", message.shopfloorId, message.machine,
+                                 message.state.value, message.reason)  # fmt: skip
+                        result.acks.append((message.shopfloorId, message.msgId))
+            for item in heartbeats.values():
+                assert isinstance(item.message, Heartbeat)
+                self.store.record_heartbeat(conn, item.message, item.received_at)
+        return result
+
+    def _apply_report(self, conn: Connection, item: Incoming, report: Report, result: BatchResult) -> None:
+        try:
+            with conn.begin_nested():
+                new = self.store.apply_report(conn, report, item.received_at)
+        except REFUSED as error:
+            reason = f"report {report.msgId}: {error}"
+            self.store.count_invalid(conn, report.shopfloorId, reason)
+            result.invalid += 1
+            log.warning("report from %s not applied: %s", report.shopfloorId, reason)
+            return
+        if new:
+            result.applied += 1
+        else:
+            result.duplicates += 1
+        result.acks.append((report.shopfloorId, report.msgId))
+
+    # ----- sending --------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, name: str, payload: bytes) -> bool:
+        """Publish at QoS 1; False (logged at debug: the outbox or the shopfloor sends again) if it failed."""
+        try:
+            await asyncio.wait_for(self.link.publish(name, payload, qos=1), PUBLISH_TIMEOUT_S)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - whatever the link raised, the message is re-sent later
+            log.debug("publish to %s failed: %s", name, error)
+            return False
+        return True
+
+    # ----- the dispatcher's round -----------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """One round: the lease, the heartbeats, reassignment, queued shares, and the outbox."""
+        loop = asyncio.get_running_loop()
+        now = self._clock()
+        self._note_link(self.link.status, now)
+        heard = dict(self._heard)
+        try:
+            holder, health, due, pending = await loop.run_in_executor(None, self._round, now, heard, self._link_up_since)
+        except DB_ERRORS as error:
+            self._db_error(error)
+            return
+        self._db_back()
+        self._holder_is(holder)
+        self._judged(health)
+        self._pending = pending
+        if not holder or not due or self._link_up_since is None:
+            return
+        sent = await asyncio.gather(*(self._publish(topic(m.shopfloor_id, Channel.INSTRUCTIONS), m.payload) for m in due))
+        ids = [m.msg_id for m, ok in zip(due, sent) if ok]
+        if ids:
+            try:
+                await loop.run_in_executor(None, self._mark_sent, ids, self._clock())
+            except DB_ERRORS as error:
+                self._db_error(error)  # they are due again next round: sent twice, ignored once by the shopfloor
+
+    def _note_link(self, link: LinkStatus, now: datetime) -> None:
+        if link.state is LinkState.UP:
+            if self._link_up_since is None:
+                self._link_up_since = now
+        elif self._link_up_since is not None:
+            log.warning("the broker link is %s: shopfloor health unknown until it is back", link.brief())
+            self._link_up_since = None
+
+    def _round(
+        self, now: datetime, heard: dict[str, datetime], link_up_since: datetime | None
+    ) -> tuple[bool, dict[str, ShopfloorHealth], list[Outgoing], int]:
+        """In the executor: (holder, health, the outbox messages due, outbox pending)."""
+        if not hold_lease(self.engine, self.lease_name, self._lease_ttl_s, name=DISPATCH_LEASE):
+            return False, {}, [], self._pending
+        s = self.settings
+        with self.engine.connect() as conn:
+            stored = self.store.last_heartbeats(conn)
+        last: dict[str, datetime | None] = dict(stored)
+        for shopfloor_id, at in heard.items():
+            before = last.get(shopfloor_id)
+            last[shopfloor_id] = at if before is None else max(at, before)
+        health = judge_health(last, now, link_up_since, s.late_after_s, s.offline_after_s)
+        for shopfloor_id, h in health.items():
+            if h is ShopfloorHealth.OFFLINE:
+                silent = silence_s(last[shopfloor_id], now, link_up_since)
+                reason = f"{shopfloor_id} offline: no heartbeat for {silent:.0f} s"
+                with write_connection(self.engine) as conn, conn.begin():
+                    moved = self.store.reassign_offline(conn, shopfloor_id, reason, now)
+                if moved is not None:
+                    to = ", ".join(f"{units} to {sf}" for sf, units in moved.to) or "nowhere yet"
+                    log.warning("%s: %d units of %s moved (%s)", reason, moved.quantity, moved.order_id, to)
+        with write_connection(self.engine) as conn, conn.begin():
+            self.store.dispatch_queued(conn, now, s.ahead)
+        with self.engine.connect() as conn:
+            due = list(self.store.outbox_due(conn, now, s.resend_s))
+            pending = self.store.outbox_pending(conn)
+        return True, health, due, pending
+
+    def _mark_sent(self, ids: list[str], now: datetime) -> None:
+        with write_connection(self.engine) as conn, conn.begin():
+            self.store.mark_sent(conn, ids, now)
+
+    def _judged(self, health: dict[str, ShopfloorHealth]) -> None:
+        for shopfloor_id, h in health.items():
+            before = self.health.get(shopfloor_id)
+            if before is not None and before is not h:
+                log.info("shopfloor %s is %s (was %s)", shopfloor_id, h.value, before.value)
+        self.health = health
+
+    def _holder_is(self, holder: bool) -> None:
+        if holder != self._holder:
+            log.info("dispatch: this process (%s) %s the dispatcher", self.lease_name,
+                     "is now" if holder else "is no longer")  # fmt: skip
+            self._holder = holder
+
+    def _db_error(self, error: BaseException) -> None:
+        text = one_line(error) if isinstance(error, exc.DBAPIError) else str(error)
+        if self._db_ok:
+            log.warning("dispatch: the database is unavailable (%s); reports wait at the shopfloors", text)
+        self._db_ok, self._last_error = False, text
+
+    def _db_back(self) -> None:
+        if not self._db_ok:
+            log.info("dispatch: the database is back")
+        self._db_ok, self._last_error = True, ""
+
+    # ----- start, run, stop -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start draining the inbox and the periodic round (the first one at once)."""
+        self._tasks = [asyncio.ensure_future(self._drain()), asyncio.ensure_future(self._rounds())]
+
+    async def _rounds(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug in one round must not end dispatching
+                log.exception("dispatch: a round failed")
+            try:
+                await asyncio.wait_for(self._round_soon.wait(), self._tick_s)
+            except asyncio.TimeoutError:
+                pass
+            self._round_soon.clear()
+
+    async def stop(self) -> None:
+        """Stop the rounds, apply what is queued, let the last acks out, and give the lease up."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._tasks = []
+        while self._inbox and self._db_ok:
+            await self._apply_next()
+        if self._publishing:
+            await asyncio.wait(set(self._publishing), timeout=PUBLISH_TIMEOUT_S)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, release_lease, self.engine, self.lease_name, DISPATCH_LEASE)
+        except DB_ERRORS as error:
+            log.info("dispatch: could not give the lease up at stop (%s); it lapses by itself", error)
+        self._holder = False
