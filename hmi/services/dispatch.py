@@ -315,10 +315,10 @@ class Dispatcher:
             with conn.begin_nested():
                 new = self.store.apply_report(conn, report, item.received_at)
         except REFUSED as error:
-            reason = f"report {report.msgId}: {error}"
-            self.store.count_invalid(conn, report.shopfloorId, reason)
+            # Counted by the reason alone (the counters are per shopfloor and reason); the log has the id.
+            self.store.count_invalid(conn, report.shopfloorId, str(error))
             result.invalid += 1
-            log.warning("report from %s not applied: %s", report.shopfloorId, reason)
+            log.warning("report %s from %s not applied: %s", report.msgId, report.shopfloorId, error)
             return
         if new:
             result.applied += 1
