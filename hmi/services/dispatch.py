@@ -82,8 +82,8 @@ class Link(Protocol):
         """The link's state for the status bar."""
         ...
 
-    async def publish(self, topic: str, payload: bytes, qos: int = 1) -> Any:
-        """Publish; completes when the broker took it (PUBACK), raises when it could not."""
+    async def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+        """Publish; True once the broker took it (PUBACK), False when it was not sent or not confirmed."""
         ...
 
 
@@ -334,15 +334,15 @@ class Dispatcher:
         task.add_done_callback(self._publishing.discard)
 
     async def _publish(self, name: str, payload: bytes) -> bool:
-        """Publish at QoS 1; False (logged at debug: the outbox or the shopfloor sends again) if it failed."""
+        """Publish at QoS 1; False if the broker did not take it (the outbox, or the shopfloor, sends it again)."""
         try:
-            await asyncio.wait_for(self.link.publish(name, payload, qos=1), PUBLISH_TIMEOUT_S)
+            ok = await asyncio.wait_for(self.link.publish(name, payload, qos=1), PUBLISH_TIMEOUT_S)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - whatever the link raised, the message is re-sent later
             log.debug("publish to %s failed: %s", name, error)
             return False
-        return True
+        return bool(ok)
 
     # ----- the dispatcher's round -----------------------------------------------------------------
 
