@@ -57,7 +57,7 @@ class FakeStore:
         self.seen.add(r.msgId)
         return new
 
-    def apply_ack(self, conn, ack):
+    def apply_ack(self, conn, ack, now=None):
         self.calls.append(("ack", ack.ackFor))
 
     def answer_hello(self, conn, hello, now):
@@ -72,14 +72,18 @@ class FakeStore:
     def dispatch_queued(self, conn, now, ahead):
         self.calls.append(("dispatch", ahead))
 
-    def reassign_offline(self, conn, shopfloor_id, reason, now):
+    def reassign_offline(self, conn, shopfloor_id, reason, now, workstation="dispatch"):
         self.calls.append(("reassign", shopfloor_id, reason))
         if shopfloor_id in self.unfinished:
             self.unfinished.discard(shopfloor_id)
-            return Reassignment(now, "ORD-1", shopfloor_id, 100, (("sf2", 100),), reason)
-        return None
+            return [Reassignment(now, "ORD-1", shopfloor_id, 100, (("sf2", 100),), reason)]
+        return []
 
-    def count_invalid(self, conn, shopfloor_id, reason):
+    def save_health(self, conn, health):
+        self.calls.append(("health", dict(health)))
+        return []
+
+    def count_invalid(self, conn, shopfloor_id, reason, now=None):
         self.calls.append(("invalid", shopfloor_id, reason))
 
     def last_heartbeats(self, conn):
@@ -195,7 +199,7 @@ def test_invalid_messages_are_counted_with_the_reason_and_change_nothing(engine,
         await settle(d)
 
     store, link, d = run(engine, body)
-    [(kind, sf, why)] = [c for c in store.calls if c[0] != "dispatch"]
+    [(kind, sf, why)] = [c for c in store.calls if c[0] not in ("dispatch", "health")]
     assert kind == "invalid" and reason in why
     assert sf == (None if topic.startswith("factory") else topic.split("/")[1])
     assert acks(link) == []
@@ -286,6 +290,7 @@ def test_the_round_reassigns_an_offline_shopfloor_and_sends_what_is_due(engine):
     [(_, sf, reason)] = store.of("reassign")[:1]
     assert sf == "sf1" and reason == "sf1 offline: no heartbeat for 11 s"
     assert ("dispatch", 2) in store.calls
+    assert ("health", {"sf1": ShopfloorHealth.OFFLINE, "sf2": ShopfloorHealth.LATE}) in store.calls
     assert ("shopfloor/sf2/instructions", b"instruction sf2") in link.published
     assert ("sent", ("JO-1/sf2/1",)) in store.calls  # sf3's was not taken: due again next round
     assert d.stats().outbox_pending == 2
@@ -305,6 +310,7 @@ def test_while_the_link_is_down_nobody_is_judged_and_nothing_is_sent(engine):
 
     store, link, d = run(engine, body, store=store, link=link, clock=clock)
     assert store.of("reassign") == [] and store.of("sent") == [] and link.published == []
+    assert ("health", {"sf1": ShopfloorHealth.UNKNOWN}) in store.calls
 
 
 def test_a_follower_neither_judges_nor_sends(engine):

@@ -1,4 +1,6 @@
-"""`hmi demo`: the window on the embedded plant — plc_sim in its own process and an SQLite historian.
+"""`hmi demo`: the window on the embedded plant — plc_sim in its own process and an SQLite historian,
+and the MES half: an embedded MQTT broker (amqtt on a free loopback port), three simulated shopfloors
+(shopfloor-sim, one process) and orders flowing through them (hmi.commands.demo_orders).
 
 Demo users: on first use of its database (no users yet) the demo creates one user per role, named
 after the role (viewer, operator, ..., admin), all with ONE random password generated then and
@@ -21,12 +23,15 @@ from typing import TYPE_CHECKING
 from hmi.commands.errors import CommandError
 from hmi.commands.gui import add_gui_options, check_gui_options, idle_lock_s, prepare_qt
 from hmi.config import PlantConfig, load_config
+from hmi.broker_process import BrokerProcess
 from hmi.paths import data_dir
 from hmi.sim_process import SimProcess
 from plc_sim.plant import simulated_plant
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from shopfloor_sim.process import ShopfloorProcess
 
 LOGINS_FILE = "demo-logins.txt"
 PASSWORD_LINE = "password: "
@@ -71,6 +76,11 @@ def run(args: argparse.Namespace) -> int:
     # handlers below are in place, SIGTERM ends this process as usual and the simulator dies with it
     # (see SimProcess.launch); so does a Qt abort on a platform plugin that cannot load.
     sim.launch()
+    broker = BrokerProcess()
+    broker.launch()
+    floors = demo_shopfloors(broker.url, args.speed)
+    floors.launch()  # it retries until the broker listens
+    feeder = None
     from hmi.app import qapplication, run_gui
 
     qapplication()
@@ -80,14 +90,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         # The config plc-sim would print for these options, built here: a second plc-sim process
         # (for --print-config) would compete for the CPU with the simulator starting up.
-        config = simulated_plant(load_config(), url=sim.url)
-        print(f"hmi demo: simulated plant at {sim.url}; history in {url}", file=sys.stderr, flush=True)
+        config = with_broker(simulated_plant(load_config(), url=sim.url), broker.url)
+        print(f"hmi demo: simulated plant at {sim.url}; shopfloors on {broker.url}; history in {url}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        from hmi.commands.demo_orders import OrderFeeder
+
+        feeder = OrderFeeder(url, before=lambda: _floors_ready(floors))
+        feeder.start()
         logins = logins_path(url)
         # Offscreen nobody can answer a dialog: view only, unless --login names a demo user.
         wants_users = bool(args.login) or not args.offscreen
         login = args.login
         return run_gui(config, url, screenshot=args.screenshot, run_for=args.run_for, title_suffix="demo",
-                       before_start=lambda: _wait_ready(sim), initial_trends=demo_trends(config),
+                       before_start=lambda: _wait_ready(sim, broker), initial_trends=demo_trends(config),
                        idle_lock_s=idle_lock_s(args, config), greet=not args.offscreen,
                        prepare_users=(lambda engine: demo_users(engine, logins)) if wants_users else None,
                        login_as=(lambda: (login, read_demo_password(logins))) if login else None,
@@ -99,17 +114,51 @@ def run(args: argparse.Namespace) -> int:
         # The simulator goes whatever happened; a signal now must not interrupt stopping it.
         for sig in old:
             signal.signal(sig, signal.SIG_IGN)
+        if feeder is not None:
+            feeder.stop()
+        floors.stop()
+        broker.stop()
         sim.stop()
         for sig, previous in old.items():
             signal.signal(sig, previous)
 
 
-def _wait_ready(sim: SimProcess) -> None:
-    """Block until the simulator serves; CommandError if it did not start."""
+def _wait_ready(sim: SimProcess, broker: BrokerProcess) -> None:
+    """Block until the simulator serves and the broker listens; CommandError if either did not start."""
     try:
         sim.wait_ready()
     except RuntimeError as exc:
         raise CommandError(f"the simulated plant did not start: {exc}") from None
+    try:
+        broker.wait_ready()
+    except RuntimeError as exc:
+        raise CommandError(f"the demo's MQTT broker did not start: {exc}") from None
+
+
+def _floors_ready(floors: ShopfloorProcess) -> bool:
+    """Block until the shopfloors are on the broker (not before the window: the plant's values come first)."""
+    try:
+        floors.wait_ready()
+    except RuntimeError as exc:
+        print(f"hmi demo: the shopfloors did not start, the MES panes stay empty: {exc}", file=sys.stderr, flush=True)
+        return False
+    return True
+
+
+def demo_shopfloors(broker_url: str, speed: float) -> ShopfloorProcess:
+    """The three demo shopfloors in one shopfloor-sim process at the demo's speed, their state kept in the data folder."""
+    from hmi.commands.demo_orders import SHOPFLOORS
+    from shopfloor_sim.process import ShopfloorProcess
+
+    return ShopfloorProcess(broker_url, [sid for sid, _ in SHOPFLOORS], [cap for _, cap in SHOPFLOORS],
+                            options=["--speed", f"{speed:g}"], state_dir=data_dir() / "demo-shopfloors")  # fmt: skip
+
+
+def with_broker(config: PlantConfig, broker_url: str) -> PlantConfig:
+    """The demo's config with the embedded broker as its [mqtt] url."""
+    from hmi.config import MqttConfig
+
+    return config.model_copy(update={"mqtt": MqttConfig(url=broker_url)})
 
 
 # --- demo users -------------------------------------------------------------------------------------

@@ -96,18 +96,20 @@ class Outgoing(Protocol):
 
 
 class OrderEngine(Protocol):
-    """The engine side of the orders store (hmi.store.orders); each call runs in the caller's transaction."""
+    """The engine side of the orders store (hmi.store.dispatch); each call runs in the caller's transaction."""
 
     def record_heartbeat(self, conn: Connection, hb: Heartbeat, received_at: datetime) -> None: ...
     def apply_report(self, conn: Connection, r: Report, received_at: datetime) -> bool: ...
-    def apply_ack(self, conn: Connection, ack: Ack) -> None: ...
-    def answer_hello(self, conn: Connection, hello: Hello, now: datetime) -> None: ...
+    def apply_ack(self, conn: Connection, ack: Ack, now: datetime | None = None) -> bool: ...
+    def answer_hello(self, conn: Connection, hello: Hello, now: datetime) -> Any: ...
     def outbox_due(self, conn: Connection, now: datetime, resend_s: float) -> Sequence[Outgoing]: ...
     def mark_sent(self, conn: Connection, ids: Collection[str], now: datetime) -> None: ...
     def dispatch_queued(self, conn: Connection, now: datetime, ahead: int) -> Any: ...
-    def reassign_offline(self, conn: Connection, shopfloor_id: str, reason: str, now: datetime) -> Reassignment | None: ...
-    def count_invalid(self, conn: Connection, shopfloor_id: str | None, reason: str) -> None: ...
+    def reassign_offline(self, conn: Connection, shopfloor_id: str, reason: str, now: datetime,
+                         workstation: str = ...) -> Sequence[Reassignment]: ...  # fmt: skip
+    def count_invalid(self, conn: Connection, shopfloor_id: str | None, reason: str, now: datetime | None = None) -> None: ...
     def last_heartbeats(self, conn: Connection) -> Mapping[str, datetime | None]: ...
+    def save_health(self, conn: Connection, health: Mapping[str, ShopfloorHealth]) -> Sequence[tuple[str, ShopfloorHealth]]: ...
     def outbox_pending(self, conn: Connection) -> int: ...
 
 
@@ -288,13 +290,13 @@ class Dispatcher:
             for item in batch:
                 message = item.message
                 if message is None:
-                    self.store.count_invalid(conn, item.shopfloor_id, item.invalid)
+                    self.store.count_invalid(conn, item.shopfloor_id, item.invalid, item.received_at)
                 elif isinstance(message, Heartbeat):
                     heartbeats[message.shopfloorId] = item
                 elif isinstance(message, Report):
                     self._apply_report(conn, item, message, result)
                 elif isinstance(message, Ack):
-                    self.store.apply_ack(conn, message)
+                    self.store.apply_ack(conn, message, item.received_at)
                 elif isinstance(message, Hello):
                     if holder:  # the dispatcher answers; the others leave it (and its ack) to it
                         self.store.answer_hello(conn, message, item.received_at)
@@ -316,7 +318,7 @@ class Dispatcher:
                 new = self.store.apply_report(conn, report, item.received_at)
         except REFUSED as error:
             # Counted by the reason alone (the counters are per shopfloor and reason); the log has the id.
-            self.store.count_invalid(conn, report.shopfloorId, str(error))
+            self.store.count_invalid(conn, report.shopfloorId, str(error), item.received_at)
             result.invalid += 1
             log.warning("report %s from %s not applied: %s", report.msgId, report.shopfloorId, error)
             return
@@ -393,14 +395,17 @@ class Dispatcher:
             before = last.get(shopfloor_id)
             last[shopfloor_id] = at if before is None else max(at, before)
         health = judge_health(last, now, link_up_since, s.late_after_s, s.offline_after_s)
+        with write_connection(self.engine) as conn, conn.begin():
+            self.store.save_health(conn, health)
         for shopfloor_id, h in health.items():
             if h is ShopfloorHealth.OFFLINE:
+                # Every round: work that found nobody healthy to take it moves once someone is.
                 silent = silence_s(last[shopfloor_id], now, link_up_since)
                 reason = f"{shopfloor_id} offline: no heartbeat for {silent:.0f} s"
                 with write_connection(self.engine) as conn, conn.begin():
-                    moved = self.store.reassign_offline(conn, shopfloor_id, reason, now)
-                if moved is not None:
-                    to = ", ".join(f"{units} to {sf}" for sf, units in moved.to) or "nowhere yet"
+                    moves = self.store.reassign_offline(conn, shopfloor_id, reason, now, self.workstation)
+                for moved in moves:
+                    to = ", ".join(f"{units} to {sf}" for sf, units in moved.to)
                     log.warning("%s: %d units of %s moved (%s)", reason, moved.quantity, moved.order_id, to)
         with write_connection(self.engine) as conn, conn.begin():
             self.store.dispatch_queued(conn, now, s.ahead)
