@@ -158,7 +158,7 @@ async def _run(
     engine = make_engine(url, check=False, settings=config.database)
     ctx = AppContext(
         runtime.plant, runtime.bus, url,
-        links=lambda: tuple(s.status for s in runtime.sources),
+        links=runtime.links,
         historian=runtime.writer.stats,
         session=session,
         commands=CommandService(engine, session.actor, workstation),

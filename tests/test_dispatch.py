@@ -25,6 +25,7 @@ class Settings:
     offline_after_s: float = 10.0
     resend_s: float = 3.0
     ahead: int = 2
+    known: tuple = ()
 
 
 @dataclass

@@ -111,6 +111,7 @@ class OrderEngine(Protocol):
     def last_heartbeats(self, conn: Connection) -> Mapping[str, datetime | None]: ...
     def save_health(self, conn: Connection, health: Mapping[str, ShopfloorHealth]) -> Sequence[tuple[str, ShopfloorHealth]]: ...
     def outbox_pending(self, conn: Connection) -> int: ...
+    def ensure_shopfloors(self, conn: Connection, known: Sequence[tuple[str, float]]) -> None: ...
 
 
 class Settings(Protocol):
@@ -120,6 +121,7 @@ class Settings(Protocol):
     offline_after_s: float
     resend_s: float
     ahead: int
+    known: Sequence[Any]  # [[shopfloors.known]]: each with .id and .capacity
 
 
 # Errors by which the store refuses one message (an unknown order or instruction): counted as
@@ -445,8 +447,18 @@ class Dispatcher:
     # ----- start, run, stop -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start draining the inbox and the periodic round (the first one at once)."""
+        """Declare the config's known shopfloors, start draining the inbox and the periodic round (the first at once)."""
+        known = [(k.id, float(k.capacity)) for k in self.settings.known]
+        if known:
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self._declare, known)
+            except DB_ERRORS as error:
+                self._db_error(error)  # declared at the next start; their heartbeats add them meanwhile
         self._tasks = [asyncio.ensure_future(self._drain()), asyncio.ensure_future(self._rounds())]
+
+    def _declare(self, known: list[tuple[str, float]]) -> None:
+        with write_connection(self.engine) as conn, conn.begin():
+            self.store.ensure_shopfloors(conn, known)
 
     async def _rounds(self) -> None:
         while True:

@@ -19,6 +19,7 @@ from hmi.store.orders import (  # noqa: F401 - the dispatcher's store is this mo
     apply_report,
     count_invalid,
     dispatch_queued,
+    ensure_shopfloors,
     from_us,
     mark_sent,
     outbox_due,
