@@ -59,6 +59,8 @@ class FakeStore:
         return new
 
     def apply_ack(self, conn, ack, now=None):
+        if ack.ackFor == "BUG":
+            raise RuntimeError("a bug in the store")
         self.calls.append(("ack", ack.ackFor))
 
     def answer_hello(self, conn, hello, now):
@@ -333,3 +335,16 @@ def test_a_follower_neither_judges_nor_sends(engine):
 
     asyncio.run(main())
     assert store.calls == []
+
+
+def test_a_message_that_fails_is_counted_and_the_rest_of_its_batch_applies(engine, caplog):
+    async def body(d):
+        d.on_message("shopfloor/sf1/reports", encode(Ack(ackFor="BUG", shopfloorId="sf1")))
+        d.on_message("shopfloor/sf1/reports", report(1))
+        await settle(d)
+
+    store, link, d = run(engine, body)
+    [invalid] = store.of("invalid")
+    assert invalid[1:] == ("sf1", "ack message could not be applied (RuntimeError)")
+    assert acks(link) == [("shopfloor/sf1/instructions", "JO-1/sf1/1/1")]
+    assert "a bug in the store" in caplog.text

@@ -148,7 +148,7 @@ def assert_complete(plant: Plant, order_id: str) -> None:
     order = plant.finished(order_id)
     assert order.status is OrderStatus.COMPLETED, plant.hmi.stderr[-3000:]
     assert order.produced == QUANTITY
-    active = [s for s in order.shares if s.status is not ShareStatus.WITHDRAWN]
+    active = [s for s in order.shares if s.status not in (ShareStatus.WITHDRAWING, ShareStatus.WITHDRAWN)]
     assert sum(s.produced for s in order.shares) == QUANTITY
     assert all(s.status is ShareStatus.DONE for s in active)
     [material] = [m for m in plant.orders.list_materials() if m.name == MATERIAL]
@@ -267,7 +267,7 @@ class FakeFloor:
             if isinstance(m, Instruction):
                 if all(i.msgId != m.msgId for i in self.instructions):
                     self.instructions.append(m)
-                self.publish("reports", encode(Ack(ackFor=m.msgId, shopfloorId=self.id)))
+                self.publish("reports", encode(Ack(ackFor=m.msgId, shopfloorId=self.id)), wait=False)
             elif isinstance(m, Ack):
                 self.acks.add(m.ackFor)
 
@@ -279,8 +279,11 @@ class FakeFloor:
             self.publish("heartbeat", encode(hb), qos=0)
             time.sleep(1.0)
 
-    def publish(self, channel: str, payload: bytes, qos: int = 1) -> None:
-        self.client.publish(f"shopfloor/{self.id}/{channel}", payload, qos=qos).wait_for_publish(5)
+    def publish(self, channel: str, payload: bytes, qos: int = 1, wait: bool = True) -> None:
+        """Publish; with ``wait`` until the broker took it (not in paho's callbacks: that would block its thread)."""
+        info = self.client.publish(f"shopfloor/{self.id}/{channel}", payload, qos=qos)
+        if wait:
+            info.wait_for_publish(5)
 
     def report(self, instruction: Instruction, seq: int, produced: int, defective: int, final: bool = False) -> Report:
         return Report(msgId=f"{instruction.msgId}/{seq}", instructionId=instruction.msgId, orderId=instruction.orderId,

@@ -65,7 +65,10 @@ SUBSCRIPTIONS = (subscription(Channel.REPORTS), subscription(Channel.HEARTBEAT))
 BATCH = 500  # messages per transaction: 150 msg/s arrive in well under one batch per second
 INBOX_LIMIT = 100_000  # beyond this the oldest are dropped: a shopfloor re-sends what it was not confirmed
 PUBLISH_TIMEOUT_S = 5.0
-INVALID_LOG_EVERY_S = 10.0  # one log line per shopfloor per this long for a flood of invalid messages
+# A flood of invalid messages is logged as at most INVALID_LOG_LINES lines per shopfloor per
+# INVALID_LOG_EVERY_S, then summed up in the next line.
+INVALID_LOG_EVERY_S = 10.0
+INVALID_LOG_LINES = 10
 DB_ERRORS = (DatabaseUnavailable, exc.DBAPIError, OSError)
 
 
@@ -191,7 +194,7 @@ class Dispatcher:
         self._received = self._applied = self._duplicates = self._invalid = self._dropped = 0
         self._pending = 0
         self._db_ok, self._last_error = True, ""
-        self._invalid_logged: dict[str | None, tuple[float, int]] = {}  # shopfloor -> (last log, suppressed)
+        self._invalid_logged: dict[str | None, tuple[float, int, int]] = {}  # shopfloor -> (window start, lines, suppressed)
         self._tasks: list[asyncio.Task[None]] = []
         self._publishing: set[asyncio.Task[Any]] = set()
         self._round_soon = asyncio.Event()
@@ -246,22 +249,29 @@ class Dispatcher:
         self._wake.set()
 
     def _log_invalid(self, shopfloor_id: str | None, reason: str) -> None:
-        """Log an invalid message with its reason; a flood is summed up, one line per shopfloor per 10 s."""
+        """Log an invalid message with its reason; a flood is summed up (see INVALID_LOG_LINES)."""
         now = time.monotonic()
-        last, suppressed = self._invalid_logged.get(shopfloor_id, (-INVALID_LOG_EVERY_S, 0))
-        if now - last < INVALID_LOG_EVERY_S:
-            self._invalid_logged[shopfloor_id] = (last, suppressed + 1)
+        start, lines, suppressed = self._invalid_logged.get(shopfloor_id, (now, 0, 0))
+        if now - start >= INVALID_LOG_EVERY_S:
+            start, lines = now, 0
+        if lines >= INVALID_LOG_LINES:
+            self._invalid_logged[shopfloor_id] = (start, lines, suppressed + 1)
             return
-        more = f" ({suppressed} more invalid messages since the last line)" if suppressed else ""
+        more = f" ({suppressed} more invalid messages not logged before this one)" if suppressed else ""
         log.warning("invalid message from %s, ignored: %s%s", shopfloor_id or "an unknown sender", reason, more)
-        self._invalid_logged[shopfloor_id] = (now, 0)
+        self._invalid_logged[shopfloor_id] = (start, lines + 1, 0)
 
     async def _drain(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._inbox:
-                await self._apply_next()
+                try:
+                    await self._apply_next()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a bug on one batch must not end the applying: it is dropped, unconfirmed
+                    log.exception("dispatch: a batch of shopfloor messages could not be applied")
 
     async def _apply_next(self) -> None:
         """Apply the next batch in an executor, then acknowledge its reports (after the commit)."""
@@ -285,9 +295,10 @@ class Dispatcher:
             self._round_soon.set()
 
     def _apply_batch(self, batch: Sequence[Incoming], holder: bool) -> BatchResult:
-        """In the executor: one transaction for the batch; each report in a savepoint of its own."""
+        """In the executor: one transaction for the batch, each message in a savepoint of its own (one that
+        cannot be applied is counted as invalid and undone alone); heartbeats coalesced, newest per shopfloor."""
         result = BatchResult(acks=[])
-        heartbeats: dict[str, Incoming] = {}  # only the newest of each shopfloor is worth a write
+        heartbeats: dict[str, Incoming] = {}
         with write_connection(self.engine) as conn, conn.begin():
             for item in batch:
                 message = item.message
@@ -295,40 +306,56 @@ class Dispatcher:
                     self.store.count_invalid(conn, item.shopfloor_id, item.invalid, item.received_at)
                 elif isinstance(message, Heartbeat):
                     heartbeats[message.shopfloorId] = item
-                elif isinstance(message, Report):
-                    self._apply_report(conn, item, message, result)
-                elif isinstance(message, Ack):
-                    self.store.apply_ack(conn, message, item.received_at)
-                elif isinstance(message, Hello):
-                    if holder:  # the dispatcher answers; the others leave it (and its ack) to it
-                        self.store.answer_hello(conn, message, item.received_at)
-                        result.acks.append((message.shopfloorId, message.msgId))
-                        result.outbox_written = True
-                elif isinstance(message, Machine):
-                    if holder:
-                        log.info("shopfloor %s: machine %s %s (%s)", message.shopfloorId, message.machine,
-                                 message.state.value, message.reason)  # fmt: skip
-                        result.acks.append((message.shopfloorId, message.msgId))
+                else:
+                    self._apply_one(conn, item, message, holder, result)
             for item in heartbeats.values():
                 assert isinstance(item.message, Heartbeat)
                 self.store.record_heartbeat(conn, item.message, item.received_at)
         return result
 
-    def _apply_report(self, conn: Connection, item: Incoming, report: Report, result: BatchResult) -> None:
+    def _apply_one(self, conn: Connection, item: Incoming, message: Message, holder: bool, result: BatchResult) -> None:
+        sender = item.shopfloor_id or ""
         try:
             with conn.begin_nested():
-                new = self.store.apply_report(conn, report, item.received_at)
+                ack = self._effect(conn, item, message, holder, result)
+        except DB_ERRORS:
+            raise  # the whole batch waits: nothing of it is confirmed
         except REFUSED as error:
-            # Counted by the reason alone (the counters are per shopfloor and reason); the log has the id.
-            self.store.count_invalid(conn, report.shopfloorId, str(error), item.received_at)
-            result.invalid += 1
-            log.warning("report %s from %s not applied: %s", report.msgId, report.shopfloorId, error)
-            return
-        if new:
-            result.applied += 1
+            reason = str(error)
+        except Exception as error:  # a bug must not undo the batch's other messages
+            log.exception("dispatch: a %s message from %s could not be applied", message.TYPE, sender)
+            reason = f"{message.TYPE} message could not be applied ({type(error).__name__})"
         else:
-            result.duplicates += 1
-        result.acks.append((report.shopfloorId, report.msgId))
+            if ack is not None:
+                result.acks.append((sender, ack))
+            return
+        # Counted by the reason alone (the counters are per shopfloor and reason); the log has the id.
+        self.store.count_invalid(conn, item.shopfloor_id, reason, item.received_at)
+        result.invalid += 1
+        log.warning("%s %s from %s not applied: %s", message.TYPE, getattr(message, "msgId", ""), sender, reason)
+
+    def _effect(self, conn: Connection, item: Incoming, message: Message, holder: bool, result: BatchResult) -> str | None:
+        """Apply one message; the msgId to acknowledge once the batch is committed, or None."""
+        if isinstance(message, Report):
+            if self.store.apply_report(conn, message, item.received_at):
+                result.applied += 1
+            else:
+                result.duplicates += 1
+            return message.msgId
+        if isinstance(message, Ack):
+            self.store.apply_ack(conn, message, item.received_at)
+            return None
+        if not holder:  # hello, machine: the dispatcher answers and acknowledges; the others leave them to it
+            return None
+        if isinstance(message, Hello):
+            self.store.answer_hello(conn, message, item.received_at)
+            result.outbox_written = True
+            return message.msgId
+        if isinstance(message, Machine):
+            log.info("shopfloor %s: machine %s %s (%s)", message.shopfloorId, message.machine, message.state.value,
+                     message.reason)  # fmt: skip
+            return message.msgId
+        return None
 
     # ----- sending --------------------------------------------------------------------------------
 
