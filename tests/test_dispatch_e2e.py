@@ -199,16 +199,19 @@ def test_a_shopfloor_killed_mid_order_has_its_remainder_reassigned(mosquitto, pl
     assert old.status is ShareStatus.WITHDRAWING
     assert moved.quantity == old.quantity - old.produced
     # It comes back: its hello gets the withdraw, it confirms with its final report and makes no more.
-    plant.floors["a"].start()
+    # (launch, not start: ShopfloorProcess.wait_ready can miss a READY that follows another line.)
+    plant.floors["a"].launch()
 
     def withdrawn():
         share = next(s for s in plant.detail(order_id).order.shares if s.instruction_id == old.instruction_id)
         return share if share.status is ShareStatus.WITHDRAWN else None
 
     share = wait_until(withdrawn, 30, f"withdrawal of {old.instruction_id} confirmed")
-    assert plant.floors["a"].wait_for_line("withdrawn")
+    assert share.produced >= old.produced  # what it made before it died and could not report
+    time.sleep(3.0)  # a few heartbeats of the shopfloor back online
+    again = next(s for s in plant.detail(order_id).order.shares if s.instruction_id == old.instruction_id)
+    assert (again.status, again.produced) == (ShareStatus.WITHDRAWN, share.produced)
     assert plant.detail(order_id).order.status is OrderStatus.COMPLETED
-    assert share.produced >= old.produced
 
 
 @pytest.mark.slow
@@ -357,9 +360,11 @@ def test_bad_messages_are_counted_and_change_no_order(mosquitto, plant_factory, 
         floor.publish("reports", payload)
     line = plant.hmi.wait_for(lambda s: "invalid 5 " in s.text, 20, "5 invalid messages counted").text
     assert "applied 1 " in line
-    after = plant.detail(order_id).order
-    assert (after.produced, after.defective, after.status, after.shares) == (before.produced, before.defective,
-                                                                            before.status, before.shares)  # fmt: skip
+    def state(order):  # what the messages could change (the expected times move with the clock)
+        shares = [(s.instruction_id, s.quantity, s.status, s.produced, s.defective) for s in order.shares]
+        return order.produced, order.defective, order.status, shares
+
+    assert state(plant.detail(order_id).order) == state(before)
     assert plant.hmi.proc.poll() is None
-    for reason in ("empty payload", "over the limit", "not UTF-8", "report message", "ORD-20000101-0001"):
+    for reason in ("empty payload", "over the limit", "not UTF-8", "report message lacks", "does not match instruction"):
         assert reason in plant.hmi.stderr, reason
