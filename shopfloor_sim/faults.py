@@ -19,7 +19,7 @@ def malformed(n: int, shopfloor_id: str) -> tuple[str, Channel | None, bytes]:
     if kind == "not-json":
         return kind, None, b"{this is not JSON"
     if kind == "wrong-schema":
-        return kind, Channel.REPORTS, json.dumps({"type": "report", "v": 1, "msgId": 42, "produced": -1}).encode()
+        return kind, Channel.REPORTS, json.dumps({"type": "report", "v": 1, "msgId": 42, "produced": -1}, separators=(",", ":")).encode()
     if kind == "unknown-order":
         iid = f"JO-00000000-0000/{shopfloor_id}/{n}"
         report = Report(msgId=f"{iid}/1", instructionId=iid, orderId="ORD-00000000-0000", shopfloorId=shopfloor_id,

@@ -145,7 +145,7 @@ class FloorLink:
         dt = 0.0 if self._last_tick is None else now - self._last_tick
         self._last_tick = now
         outs += self.floor.advance(dt * self.speed, now)
-        if now - self._last_heartbeat >= HEARTBEAT_S:
+        if self._connected and now - self._last_heartbeat >= HEARTBEAT_S:
             self._last_heartbeat = now
             outs.append(self.floor.heartbeat())
         if self._connected:
