@@ -296,6 +296,8 @@ class Floor:
         except (KeyError, TypeError, ValueError, AttributeError, MessageError) as error:
             if isinstance(error, StateError):
                 raise
+            if isinstance(error, KeyError):
+                raise StateError(f"it lacks {error.args[0]!r}") from None
             raise StateError(f"{type(error).__name__}: {error}") from None
         self.jobs, self.outbox, self.seen, self.withdrawn_unknown = jobs, outbox, seen, unknown
         self.machine_seq = machine_seq
