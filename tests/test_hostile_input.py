@@ -221,6 +221,40 @@ PLC_SIM_ROWS: list[Row] = [
 PLC_SIM_FLAGS = {"--help", "--fault-tags", "--secure-only", "--print-config", "--verbose"}
 
 
+# shopfloor-sim: each option that takes a value gets a bad one (and combinations that cannot work).
+SHOPFLOOR_SIM_ROWS: list[Row] = [
+    row("--broker", "mqtt://127.0.0.1:1883"),  # no --id
+    row("--id", "sf1", "--broker", "http://127.0.0.1:1883"),
+    row("--id", "sf1", "--broker", "mqtt://127.0.0.1"),
+    row("--id", "sf1", "--broker", "mqtt://127.0.0.1:99999"),
+    row("--id", "sf1", "--broker", "mqtt://user@127.0.0.1:1883/x"),
+    row("--id", "BAD ID!"),
+    row("--id", "sf1,sf1"),
+    row("--id", BIG),
+    row("--id", "sf1", "--capacity", "0"),
+    row("--id", "sf1", "--capacity", "nan"),
+    row("--id", "sf1,sf2,sf3", "--capacity", "1200,900"),
+    row("--id", "sf1", "--speed", "nan"),
+    row("--id", "sf1", "--defect-rate", "1"),
+    row("--id", "sf1", "--seed", "abc"),
+    row("--id", "sf1", "--state-dir", "{binary}"),
+    row("--id", "sf1", "--state-dir", "{missing_folder}/state"),
+    row("--id", "sf1", "--resend-s", "0"),
+    row("--id", "sf1", "--fault-id", "sf9", "--die-after", "5"),
+    row("--id", "sf1", "--fault-id", "sf1"),
+    row("--id", "sf1", "--die-after", "-1"),
+    row("--id", "sf1", "--stall-after", "soon"),
+    row("--id", "sf1", "--stall-for", "5"),
+    row("--id", "sf1", "--stop-reporting-after", "nan"),
+    row("--id", "sf1", "--malformed-every", "0"),
+    row("--id", "sf1", "--machine-stop-after", "-1"),
+    row("--id", "sf1", "--machine-stop-for", "5"),
+    row("--id", "sf1", "--capacity", "-5", subprocess=True),
+]
+
+# Options of shopfloor-sim that take no value.
+SHOPFLOOR_SIM_FLAGS = {"--help"}
+
 def _row_id(r: Row) -> str:
     words = [a if len(a) < 40 else f"<{len(a)} chars>" for a in r.argv]
     return " ".join(words) + (" (process)" if r.subprocess else "")
@@ -433,6 +467,22 @@ def test_plc_sim_refuses_in_one_line_and_changes_nothing(r, sandbox, capsys, mon
     check(r, code, err, before, sandbox.snapshot())
 
 
+@pytest.mark.parametrize("r", SHOPFLOOR_SIM_ROWS, ids=_row_id)
+def test_shopfloor_sim_refuses_in_one_line_and_changes_nothing(r, sandbox, capsys, monkeypatch):
+    import shopfloor_sim.__main__ as sf_main
+
+    def never_run(plan):  # noqa: ANN001, ANN202 - a row that gets this far has been accepted
+        raise AssertionError(f"shopfloor-sim accepted {r.argv} and would run")
+
+    monkeypatch.setattr(sf_main, "_run", never_run)
+    argv = sandbox.fill(r.argv)
+    before = sandbox.snapshot()
+    if r.subprocess:
+        code, err = run_process("shopfloor_sim", argv, r.stdin, sandbox)
+    else:
+        code, err = run_in_process(sf_main.main, argv, r.stdin, capsys, monkeypatch)
+    check(r, code, err, before, sandbox.snapshot())
+
 # --- the table covers every command -------------------------------------------------------------------
 
 
@@ -476,6 +526,14 @@ def test_every_plc_sim_option_has_a_row():
     covered = {a for r in PLC_SIM_ROWS for a in r.argv if a.startswith("--")}
     assert sorted(options - PLC_SIM_FLAGS - covered) == [], "plc-sim options without a row in PLC_SIM_ROWS"
     assert any(r.argv[:1] == ("force",) for r in PLC_SIM_ROWS)
+
+
+def test_every_shopfloor_sim_option_has_a_row():
+    from shopfloor_sim.__main__ import build_parser as sf_parser
+
+    options = {a.option_strings[-1] for a in sf_parser()._actions if a.option_strings}
+    covered = {a for r in SHOPFLOOR_SIM_ROWS for a in r.argv if a.startswith("--")}
+    assert sorted(options - SHOPFLOOR_SIM_FLAGS - covered) == [], "shopfloor-sim options without a row in SHOPFLOOR_SIM_ROWS"
 
 
 # --- item 9: a read never creates a database; item 8: an export fails whole ----------------------------
