@@ -137,8 +137,8 @@ class ShopfloorTile(QFrame):
         hours = f" · {span_text(s.load / s.capacity * 3600)}" if s.capacity > 0 and s.load else ""
         v["load"].setText(f"{units(s.load)} units{hours}")
         v["activity"].setText(s.activity or "—")
-        v["report"].setText(f"{when_text(s.last_report, now)} ({age_text(s.last_report, now)})"
-                            if s.last_report else "none yet")  # fmt: skip
+        v["report"].setText(age_text(s.last_report, now) if s.last_report else "none yet")
+        v["report"].setToolTip(when_text(s.last_report, now))
         out = not s.in_dispatch
         v["dispatch"].setText(f"{theme.SHAPE_WARNING} OUT of dispatch" if out else "in dispatch")
         v["dispatch"].setProperty("out", "true" if out else "false")

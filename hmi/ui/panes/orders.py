@@ -113,7 +113,7 @@ class OrdersPane(PollingPane):
         header.setStretchLastSection(True)
         for name, width in (("job", 205), ("product", 120), ("quantity", 75), ("produced", 135),
                             ("defective", 95), ("status", 125), ("priority", 55), ("due", 110),
-                            ("finish", 120), ("late", 140)):  # fmt: skip
+                            ("finish", 120), ("late", 165)):  # fmt: skip
             self.table.setColumnWidth(self.model.col[name], width)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_select())
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -125,7 +125,7 @@ class OrdersPane(PollingPane):
         splitter.addWidget(self.detail)
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([1180, 420])
+        splitter.setSizes([1230, 370])
         splitter.setChildrenCollapsible(False)
 
         self.actions: dict[str, QAction] = {}
