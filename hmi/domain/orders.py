@@ -267,6 +267,11 @@ class UnknownShopfloor(OrderError, LookupError):
         super().__init__(f"unknown shopfloor {_cut(shopfloor_id)}; known shopfloors: {listed}")
 
 
+class ReportRejected(OrderError):
+    """A report (or hello, ack) that names no instruction of ours, or contradicts the one it names: logged and
+    counted, it changes nothing."""
+
+
 def _cut(text: str, limit: int = 64) -> str:
     return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
 
