@@ -413,10 +413,14 @@ def release(conn: Connection, order_id: str, now: datetime) -> tuple[Order, list
     queue = [(r.priority, from_us(r.due_us), r.queue_position) for r in conn.execute(
         select(orders.c.priority, orders.c.due_us, orders.c.queue_position).where(orders.c.status.in_(ACTIVE)))]
     position = insert_position(queue, row.priority, from_us(row.due_us))  # type: ignore[arg-type]
-    split = _split_for(conn, row, row.quantity, position)
+    targets = _healthy(conn)
+    ahead = _queued_ahead(conn, position, order_id)
+    split = split_by_capacity(row.quantity, [(t.shopfloor_id, float(t.capacity), ahead.get(t.shopfloor_id, 0.0))
+                                             for t in targets])  # fmt: skip
     if not split:
         raise NoShopfloorAvailable("no shopfloor is online and in dispatch to take the order")
     now_us = to_us(now)
+    last_in_queue = all(pos < position for _, _, pos in queue)
     conn.execute(update(orders).where(orders.c.queue_position >= position, orders.c.status.in_(UNFINISHED_ORDERS),
                                       orders.c.order_id != order_id)
                  .values(queue_position=orders.c.queue_position + 1))  # fmt: skip
@@ -424,9 +428,24 @@ def release(conn: Connection, order_id: str, now: datetime) -> tuple[Order, list
         status=OrderStatus.RELEASED.value, queue_position=position, reserved=needed, released_us=now_us))
     conn.execute(update(materials).where(materials.c.name == row.material).values(reserved=materials.c.reserved + needed))
     _move(conn, row.material, "reserve", needed, now_us, order_id)
-    _add_shares(conn, row, split, now_us)
-    replan(conn, now)
-    return get_order(conn, order_id, now), split
+    made = _add_shares(conn, row, split, now_us)
+    if last_in_queue:  # nothing else moves: only the new shares need their times (the work ahead is known)
+        caps = {t.shopfloor_id: float(t.capacity) for t in targets}
+        for iid, (sid, units) in zip(made, split):
+            start = ahead.get(sid, 0.0) / caps[sid] * 3600
+            conn.execute(update(order_shares).where(order_shares.c.instruction_id == iid).values(
+                expected_start_us=now_us + round(start * US), expected_finish_us=now_us + round((start + units / caps[sid] * 3600) * US)))
+    else:
+        replan(conn, now)
+    return _release_result(conn, order_id, now), split
+
+
+def _release_result(conn: Connection, order_id: str, now: datetime) -> Order:
+    """The released order with its shares' stored expected times (no plan of the whole queue)."""
+    row = conn.execute(select(orders).where(orders.c.order_id == order_id)).one()
+    shares = [_share(s) for s in conn.execute(select(order_shares).where(order_shares.c.order_id == order_id)
+                                              .order_by(order_shares.c.instruction_id))]  # fmt: skip
+    return _order(row, shares)
 
 
 def _put(conn: Connection, msg_id: str, shopfloor_id: str, message: Instruction | Withdraw | Resume, now_us: int,
