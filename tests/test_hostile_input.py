@@ -58,6 +58,7 @@ def row(*argv: str, stdin: str = "", audited: bool = False, subprocess: bool = F
 
 
 LOGIN = f"{PW}\n"
+ORDER = "ORD-20261207-0001"  # the planned order in the seeded database (created on a fixed clock)
 
 HMI_ROWS: list[Row] = [
     # hmi alone (the window) and hmi gui
@@ -180,6 +181,61 @@ HMI_ROWS: list[Row] = [
     row("alarm", "health", "--db", "{nodb}"),
     row("alarm", "mail-test"),
     row("alarm", "mail-test", "--config", "{binary}"),
+    # order (the seeded database has material PET, 10 kg, and the planned order ORDER of 1,000 units)
+    *[row("order", "create", "--product", "Cola", "--quantity", q, "--material", "PET", "--due", "2099-01-01T00:00Z",
+          "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True) for q in ("0", "-1", "1e999", "abc")],
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "Gold", "--due", "2099-01-01T00:00Z",
+        "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "PET", "--due", "2020-01-01T00:00Z",
+        "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "PET", "--due", "2099-01-01T00:00Z",
+        "--priority", "9", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "PET", "--due", "2099-01-01T00:00Z",
+        "--per-unit", "inf", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "create", "--product", BIG, "--quantity", "5", "--material", "PET", "--due", "2099-01-01T00:00Z",
+        "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "PET", "--due", "2099-01-01T00:00Z",
+        "--user", "olga", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "PET", "--due", "whenever",
+        "--user", "anna", "--db", "{db}", stdin=LOGIN),
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "PET", "--due", "2099-01-01T00:00Z",
+        "--user", "anna", "--db", "{nodb}", stdin=LOGIN),
+    row("order", "release", ORDER, "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),  # short of PET
+    row("order", "release", "ORD-20990101-0001", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "release", ORDER, "--user", "olga", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "release", ORDER, "--db", "{db}"),
+    row("order", "list", "--db", "{nodb}", "--user", "anna", stdin=LOGIN),
+    row("order", "list", "--status", "lost", "--user", "anna", "--db", "{db}", stdin=LOGIN),
+    row("order", "show", "ORD-20990101-0001", "--user", "anna", "--db", "{db}", stdin=LOGIN, login_only=True),
+    row("order", "show", BIG, "--user", "anna", "--db", "{db}", stdin=LOGIN, login_only=True),
+    row("order", "cancel", "ORD-20990101-0001", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "cancel", ORDER, "--reason", BIG, "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "cancel", ORDER, "--user", "eve", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "move", ORDER, "--up", "0", "--user", "anna", "--db", "{db}", stdin=LOGIN),
+    row("order", "move", ORDER, "--up", "1", "--down", "1", "--db", "{db}"),
+    row("order", "move", "ORD-20990101-0001", "--down", "2", "--user", "anna", "--db", "{db}", stdin=LOGIN,
+        audited=True),
+    # shopfloor (the seeded database knows sf1)
+    row("shopfloor", "list", "--user", "anna", "--db", "{nodb}", stdin=LOGIN),
+    row("shopfloor", "list", "--user", "anna", "--db", "{db}", stdin=""),
+    row("shopfloor", "capacity", "sf1", "abc", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("shopfloor", "capacity", "sf1", "-5", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("shopfloor", "capacity", "sf1", "1e999", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("shopfloor", "capacity", "nosuch", "100", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("shopfloor", "capacity", "sf1", "100", "--user", "olga", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("shopfloor", "dispatch", "sf1", "maybe", "--db", "{db}"),
+    row("shopfloor", "dispatch", "nosuch", "off", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    # material
+    row("material", "list", "--user", "anna", "--db", "{nodb}", stdin=LOGIN),
+    row("material", "receive", "PET", "-5", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("material", "receive", "PET", "nan", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("material", "receive", BIG, "5", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("material", "receive", "PET", "5", "--user", "olga", "--db", "{db}", stdin=LOGIN, audited=True),
+    # production
+    row("production", "report", "--from", "yesterday", "--user", "anna", "--db", "{db}", stdin=LOGIN),
+    row("production", "report", "--from", "now", "--to", "-1h", "--user", "anna", "--db", "{db}", stdin=LOGIN),
+    row("production", "report", "--from", "-1h", "--by", "week", "--db", "{db}"),
+    row("production", "report", "--from", "-1h", "--user", "anna", "--db", "{nodb}", stdin=LOGIN),
 ]
 
 # plc-sim: each option that takes a value gets a bad one (and a few combinations that cannot work).
@@ -274,6 +330,18 @@ def seeded_db(tmp_path_factory) -> Path:
     admin = CommandService(engine, lambda: SessionUser("anna", "admin"), "ws-1")
     for name, role in (("olga", "operator"), ("eve", "engineer")):
         user_admin.add_user(admin, name, role, PW)
+    from datetime import datetime, timedelta, timezone
+
+    from hmi.domain.shopfloor import Activity, Heartbeat, iso
+    from hmi.services.orders import OrderService
+    from hmi.store import orders as order_store
+
+    day = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
+    planner = OrderService(admin, clock=lambda: day)
+    planner.receive_material("PET", 10, "kg")
+    assert planner.create_order("Cola 500ml", 1000, "PET", day + timedelta(days=1)).order_id == ORDER
+    with engine.begin() as conn:
+        order_store.record_heartbeat(conn, Heartbeat("sf1", 1000.0, Activity.IDLE, 0, iso(day), 1), day)
     import time
 
     now_us = int(time.time() * 1e6)
@@ -542,6 +610,8 @@ READS = [
     ["history", "tags"], ["history", "export", "--tag", TAG], ["audit", "verify"], ["audit", "list", "--user", "anna"],
     ["alarm", "list"], ["alarm", "journal"], ["alarm", "health"], ["user", "list", "--user", "anna"],
     ["alarm", "ack", "drillrig1.pressure.hi", "--user", "olga"],
+    ["order", "list", "--user", "anna"], ["shopfloor", "list", "--user", "anna"],
+    ["production", "report", "--from", "-1h", "--user", "anna"],
 ]  # fmt: skip
 
 
