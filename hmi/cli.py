@@ -7,11 +7,15 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from hmi.commands import alarm, audit, collect, db, demo, gui, history, secret, setpoint, user
+from hmi.commands import (
+    alarm, audit, collect, db, demo, gui, history, material, order, production, secret, setpoint, shopfloor, user,
+)
 from hmi.commands.errors import CommandError, OneLineParser, shorten
 from hmi.config import ConfigError
 
-COMMAND_MODULES = (gui, demo, collect, db, history, user, audit, secret, setpoint, alarm)
+COMMAND_MODULES = (
+    gui, demo, collect, db, history, user, audit, secret, setpoint, alarm, order, shopfloor, material, production,
+)
 
 # Exceptions that are a user's mistake or a missing peer: one line, no traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (CommandError, ConfigError)

@@ -1,4 +1,4 @@
-"""The typed plant configuration (TOML): database, historian, PLC endpoints, twins and their tags."""
+"""The typed plant configuration (TOML): database, historian, PLC endpoints, twins and their tags, the MQTT broker."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import difflib
 import math
 import re
 import tomllib
+import types
+import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -34,6 +37,7 @@ from hmi.domain.alarm_defs import (
     settings_limits,
 )
 from hmi.domain.plant import Plant, Stream, TagKind, TagSpec, TwinSpec
+from hmi.domain.shopfloor import SHOPFLOOR_ID
 from hmi.paths import default_database_url
 
 IDENT = r"^[a-z][a-z0-9_]*$"
@@ -248,6 +252,123 @@ class EndpointConfig(_Strict):
         return self
 
 
+MQTT_URL_FORM = "mqtt://host:port or mqtts://host:port (e.g. mqtt://127.0.0.1:1883, mqtts://broker.plant:8883)"
+MQTT_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+CLIENT_ID = r"^[A-Za-z0-9._-]{1,128}$"
+
+
+class MqttConfig(_Strict):
+    """The MQTT broker of the shopfloors (the MES half): where it is, who we are on it, how we log in.
+
+    The password of ``username`` is the secret ``mqtt.<host>`` (``hmi secret set mqtt.<host>``).
+    """
+
+    url: str
+    enabled: bool = True
+    client_id: Annotated[str, Field(pattern=CLIENT_ID)] | None = None
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    session_expiry_s: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] = 3600
+    keepalive_s: Annotated[int, Field(ge=1, le=3600)] = 10
+    ca_file: str | None = None
+    username: Annotated[str, Field(min_length=1)] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _broker_url(cls, url: str) -> str:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"expected {MQTT_URL_FORM}") from None
+        if parts.scheme not in MQTT_DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/") \
+                or parts.query or parts.fragment:
+            raise ValueError(f"expected {MQTT_URL_FORM}")
+        if parts.password is not None or parts.username is not None:
+            raise ValueError("carries a user name or password: give the user as [mqtt] username and store its "
+                             "password with `hmi secret set mqtt.<host>`")
+        if port == 0:
+            raise ValueError(f"port 0 is not a broker's port; expected {MQTT_URL_FORM}")
+        return url
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file_exists(cls, ca_file: str | None) -> str | None:
+        if ca_file is not None and not Path(ca_file).is_file():
+            raise ValueError(f"no such file {ca_file}: give the CA certificate (PEM) that signed the broker's certificate")
+        return ca_file
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttConfig:
+        if self.protocol != "5" and "session_expiry_s" in self.model_fields_set:
+            raise ValueError('session_expiry_s is for MQTT 5 only: set protocol = "5" or remove session_expiry_s '
+                             "(MQTT 3.1.1 keeps the session until the client cleans it)")
+        if self.username is not None:
+            from hmi.secrets import NAME_PATTERN, mqtt_secret
+
+            if not NAME_PATTERN.match(mqtt_secret(self.host)):
+                raise ValueError(f"the host {self.host!r} cannot name the password's secret mqtt.<host>: "
+                                 "give the broker by a host name or an IPv4 address")
+        return self
+
+    @property
+    def host(self) -> str:
+        """The broker's host name (lower case), as in the secret ``mqtt.<host>``."""
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        """The broker's port (1883 for mqtt://, 8883 for mqtts:// where the URL gives none)."""
+        parts = urlsplit(self.url)
+        return parts.port or MQTT_DEFAULT_PORTS[parts.scheme]
+
+    @property
+    def tls(self) -> bool:
+        """True for an mqtts:// URL or a ca_file."""
+        return urlsplit(self.url).scheme == "mqtts" or self.ca_file is not None
+
+    def client_id_for(self, workstation: str) -> str:
+        """The client id: the configured one, else ``hmi-<workstation>`` (characters a broker may refuse as ``-``)."""
+        if self.client_id:
+            return self.client_id
+        return ("hmi-" + re.sub(r"[^A-Za-z0-9._-]", "-", workstation))[:128]
+
+
+class KnownShopfloorConfig(_Strict):
+    """A shopfloor the plant declares up front: its id and capacity (units per hour)."""
+
+    id: str
+    capacity: Annotated[float, Field(gt=0), AfterValidator(_sane)]
+
+    @field_validator("id")
+    @classmethod
+    def _shopfloor_id(cls, shopfloor_id: str) -> str:
+        if not SHOPFLOOR_ID.match(shopfloor_id):
+            raise ValueError("expected a shopfloor id: letters, digits, '_' and '-', starting with a letter or "
+                             "digit, at most 64 characters (e.g. sf-1)")
+        return shopfloor_id
+
+
+class ShopfloorsConfig(_Strict):
+    """How the HMI judges shopfloors' heartbeats, re-sends its messages and how far ahead it sends work."""
+
+    late_after_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    offline_after_s: Annotated[float, Field(gt=0, le=86_400)] = 10.0
+    resend_s: Annotated[float, Field(gt=0, le=3600)] = 3.0
+    ahead: Annotated[int, Field(ge=1, le=1000)] = 2
+    known: list[KnownShopfloorConfig] = []
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> ShopfloorsConfig:
+        if not self.offline_after_s > self.late_after_s:
+            raise ValueError(f"offline_after_s ({self.offline_after_s:g}) must be greater than late_after_s "
+                             f"({self.late_after_s:g}): a shopfloor is late before it is offline")
+        ids = [k.id for k in self.known]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"[[shopfloors.known]] gives {', '.join(twice)} more than once: keep one of each")
+        return self
+
+
 class ParameterConfig(_Strict):
     """One parameter of a twin: its NodeId, unit, ranges and how it is sampled."""
 
@@ -298,6 +419,8 @@ class PlantConfig(_Strict):
     alarms: AlarmsConfig = AlarmsConfig()
     endpoints: list[EndpointConfig]
     twins: dict[Annotated[str, Field(pattern=IDENT)], TwinConfig]
+    mqtt: MqttConfig | None = None  # no [mqtt]: the MES half (orders, shopfloors) is off
+    shopfloors: ShopfloorsConfig = ShopfloorsConfig()
 
     @model_validator(mode="after")
     def _endpoints_known(self) -> PlantConfig:
@@ -383,13 +506,18 @@ class PlantConfig(_Strict):
         return configure(self._definitions(tags), tags, overrides)
 
     @property
+    def broker(self) -> MqttConfig | None:
+        """The [mqtt] broker when the MES half is on (a [mqtt] section with enabled = true), else None."""
+        return self.mqtt if self.mqtt is not None and self.mqtt.enabled else None
+
+    @property
     def database_url(self) -> str:
         """The configured database URL, or the local SQLite historian."""
         return self.database.url or default_database_url()
 
     def required_secrets(self, database_url: str | None = None) -> list[tuple[str, str, bool]]:
         """The secrets this plant needs: (name, what it is for, required); see hmi.secrets for the names."""
-        from hmi.secrets import DATABASE_SECRET, SMTP_SECRET, opcua_secret
+        from hmi.secrets import DATABASE_SECRET, SMTP_SECRET, mqtt_secret, opcua_secret
 
         needed: list[tuple[str, str, bool]] = []
         url = database_url or self.database_url
@@ -402,6 +530,9 @@ class PlantConfig(_Strict):
         mail = self.alarms.mail
         if mail is not None and mail.username:
             needed.append((SMTP_SECRET, f"mail server {mail.host} user {mail.username}", True))
+        broker = self.broker
+        if broker is not None and broker.username:
+            needed.append((mqtt_secret(broker.host), f"MQTT broker {broker.host} user {broker.username}", True))
         return needed
 
     def endpoint(self, name: str) -> EndpointConfig:
@@ -449,11 +580,51 @@ def _unknown_tag(key: str, specs: dict[str, TagSpec], twins: dict[str, TwinConfi
     return f"not a tag of the plant; {hint}tag ids are <twin>.<parameter>, e.g. {example}"
 
 
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the table at ``loc`` (a path into PlantConfig) may have; empty where it is not a model."""
+    annotation: Any = PlantConfig
+    for part in loc:
+        model = _model_in(annotation)
+        if model is not None and part in model.model_fields:
+            annotation = model.model_fields[part].annotation
+            continue
+        item = _item_of(annotation)  # part is a list index or a dict key
+        if item is None:
+            return []
+        annotation = item
+    model = _model_in(annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The types an annotation allows: Annotated and Optional/Union taken apart."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    return [annotation]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    return next((t for t in _unwrap(annotation) if isinstance(t, type) and issubclass(t, BaseModel)), None)
+
+
+def _item_of(annotation: Any) -> Any:
+    for t in _unwrap(annotation):
+        if typing.get_origin(t) in (list, dict) and typing.get_args(t):
+            return typing.get_args(t)[-1]
+    return None
+
+
 def _describe(error: dict) -> str:
     where = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-after"))
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key (a typo?)"
+        close = difflib.get_close_matches(str(error["loc"][-1]), _keys_at(error["loc"][:-1]), n=1)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
     elif error["type"] == "missing":
         message = "required key is missing"
     got = error.get("input")

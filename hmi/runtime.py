@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from hmi.config import ConfigError, EndpointConfig, PlantConfig
+from hmi.config import ConfigError, EndpointConfig, MqttConfig, PlantConfig
 from hmi.domain.alarm_engine import AlarmState
 from hmi.domain.anomaly import AnomalyDetector
 from hmi.domain.dispatch import DispatchStats
@@ -98,6 +98,18 @@ def endpoint_password(endpoint: EndpointConfig) -> str | None:
         return get_secret(opcua_secret(endpoint.name))
     except SecretError as exc:
         raise ConfigError(f"endpoint {endpoint.name} (user {endpoint.username}) has no password: {exc}") from None
+
+
+def broker_password(broker: MqttConfig) -> str | None:
+    """The password of the broker's ``username`` (secret ``mqtt.<host>``); ConfigError naming the fix if unset."""
+    if not broker.username:
+        return None
+    from hmi.secrets import SecretError, get_secret, mqtt_secret
+
+    try:
+        return get_secret(mqtt_secret(broker.host))
+    except SecretError as exc:
+        raise ConfigError(f"MQTT broker {broker.host} (user {broker.username}) has no password: {exc}") from None
 
 
 def _mailer(config: PlantConfig) -> AlarmMailer | None:

@@ -17,7 +17,7 @@ Precedence
 Names (lower case, ``[a-z0-9][a-z0-9._-]*``)
     ``database``            the password of the database user in ``[database] url`` (PostgreSQL)
     ``opcua.<endpoint>``    the password of ``username`` of the endpoint named <endpoint>
-    ``mqtt.<broker>``       reserved for the MQTT broker named <broker>
+    ``mqtt.<host>``         the password of ``[mqtt] username`` on the broker at <host> (its URL's host, lower case)
 
 A value is never logged, printed or written to a file by this module; only where it was found.
 """
@@ -58,9 +58,9 @@ def opcua_secret(endpoint: str) -> str:
     return f"opcua.{endpoint}"
 
 
-def mqtt_secret(broker: str) -> str:
-    """The secret name of the password of an MQTT broker's user (reserved)."""
-    return f"mqtt.{broker}"
+def mqtt_secret(host: str) -> str:
+    """The secret name of the password of the MQTT broker's user: ``mqtt.<host>`` (the host in lower case)."""
+    return f"mqtt.{host.lower()}"
 
 
 def check_name(name: str) -> str:

@@ -52,7 +52,9 @@ class Broker:
             "autosave_interval 1\n"
             "max_queued_messages 100000\n"
             "max_inflight_messages 100\n"
-            "log_dest stderr\n"
+            # As root Mosquitto drops to the mosquitto user, who cannot write the test's folder: stay root.
+            + ("user root\n" if os.geteuid() == 0 else "")
+            + "log_dest stderr\n"
             "log_type error\nlog_type warning\n"
         )
         return [MOSQUITTO, "-c", str(conf)]

@@ -58,6 +58,7 @@ def row(*argv: str, stdin: str = "", audited: bool = False, subprocess: bool = F
 
 
 LOGIN = f"{PW}\n"
+ORDER = "ORD-20261207-0001"  # the planned order in the seeded database (created on a fixed clock)
 
 HMI_ROWS: list[Row] = [
     # hmi alone (the window) and hmi gui
@@ -180,6 +181,61 @@ HMI_ROWS: list[Row] = [
     row("alarm", "health", "--db", "{nodb}"),
     row("alarm", "mail-test"),
     row("alarm", "mail-test", "--config", "{binary}"),
+    # order (the seeded database has material PET, 10 kg, and the planned order ORDER of 1,000 units)
+    *[row("order", "create", "--product", "Cola", "--quantity", q, "--material", "PET", "--due", "2099-01-01T00:00Z",
+          "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True) for q in ("0", "-1", "1e999", "abc")],
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "Gold", "--due", "2099-01-01T00:00Z",
+        "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "PET", "--due", "2020-01-01T00:00Z",
+        "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "PET", "--due", "2099-01-01T00:00Z",
+        "--priority", "9", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "PET", "--due", "2099-01-01T00:00Z",
+        "--per-unit", "inf", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "create", "--product", BIG, "--quantity", "5", "--material", "PET", "--due", "2099-01-01T00:00Z",
+        "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "PET", "--due", "2099-01-01T00:00Z",
+        "--user", "olga", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "PET", "--due", "whenever",
+        "--user", "anna", "--db", "{db}", stdin=LOGIN),
+    row("order", "create", "--product", "Cola", "--quantity", "5", "--material", "PET", "--due", "2099-01-01T00:00Z",
+        "--user", "anna", "--db", "{nodb}", stdin=LOGIN),
+    row("order", "release", ORDER, "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),  # short of PET
+    row("order", "release", "ORD-20990101-0001", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "release", ORDER, "--user", "olga", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "release", ORDER, "--db", "{db}"),
+    row("order", "list", "--db", "{nodb}", "--user", "anna", stdin=LOGIN),
+    row("order", "list", "--status", "lost", "--user", "anna", "--db", "{db}", stdin=LOGIN),
+    row("order", "show", "ORD-20990101-0001", "--user", "anna", "--db", "{db}", stdin=LOGIN, login_only=True),
+    row("order", "show", BIG, "--user", "anna", "--db", "{db}", stdin=LOGIN, login_only=True),
+    row("order", "cancel", "ORD-20990101-0001", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "cancel", ORDER, "--reason", BIG, "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "cancel", ORDER, "--user", "eve", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("order", "move", ORDER, "--up", "0", "--user", "anna", "--db", "{db}", stdin=LOGIN),
+    row("order", "move", ORDER, "--up", "1", "--down", "1", "--db", "{db}"),
+    row("order", "move", "ORD-20990101-0001", "--down", "2", "--user", "anna", "--db", "{db}", stdin=LOGIN,
+        audited=True),
+    # shopfloor (the seeded database knows sf1)
+    row("shopfloor", "list", "--user", "anna", "--db", "{nodb}", stdin=LOGIN),
+    row("shopfloor", "list", "--user", "anna", "--db", "{db}", stdin=""),
+    row("shopfloor", "capacity", "sf1", "abc", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("shopfloor", "capacity", "sf1", "-5", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("shopfloor", "capacity", "sf1", "1e999", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("shopfloor", "capacity", "nosuch", "100", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("shopfloor", "capacity", "sf1", "100", "--user", "olga", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("shopfloor", "dispatch", "sf1", "maybe", "--db", "{db}"),
+    row("shopfloor", "dispatch", "nosuch", "off", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    # material
+    row("material", "list", "--user", "anna", "--db", "{nodb}", stdin=LOGIN),
+    row("material", "receive", "PET", "-5", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("material", "receive", "PET", "nan", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("material", "receive", BIG, "5", "--user", "anna", "--db", "{db}", stdin=LOGIN, audited=True),
+    row("material", "receive", "PET", "5", "--user", "olga", "--db", "{db}", stdin=LOGIN, audited=True),
+    # production
+    row("production", "report", "--from", "yesterday", "--user", "anna", "--db", "{db}", stdin=LOGIN),
+    row("production", "report", "--from", "now", "--to", "-1h", "--user", "anna", "--db", "{db}", stdin=LOGIN),
+    row("production", "report", "--from", "-1h", "--by", "week", "--db", "{db}"),
+    row("production", "report", "--from", "-1h", "--user", "anna", "--db", "{nodb}", stdin=LOGIN),
 ]
 
 # plc-sim: each option that takes a value gets a bad one (and a few combinations that cannot work).
@@ -221,6 +277,40 @@ PLC_SIM_ROWS: list[Row] = [
 PLC_SIM_FLAGS = {"--help", "--fault-tags", "--secure-only", "--print-config", "--verbose"}
 
 
+# shopfloor-sim: each option that takes a value gets a bad one (and combinations that cannot work).
+SHOPFLOOR_SIM_ROWS: list[Row] = [
+    row("--broker", "mqtt://127.0.0.1:1883"),  # no --id
+    row("--id", "sf1", "--broker", "http://127.0.0.1:1883"),
+    row("--id", "sf1", "--broker", "mqtt://127.0.0.1"),
+    row("--id", "sf1", "--broker", "mqtt://127.0.0.1:99999"),
+    row("--id", "sf1", "--broker", "mqtt://user@127.0.0.1:1883/x"),
+    row("--id", "BAD ID!"),
+    row("--id", "sf1,sf1"),
+    row("--id", BIG),
+    row("--id", "sf1", "--capacity", "0"),
+    row("--id", "sf1", "--capacity", "nan"),
+    row("--id", "sf1,sf2,sf3", "--capacity", "1200,900"),
+    row("--id", "sf1", "--speed", "nan"),
+    row("--id", "sf1", "--defect-rate", "1"),
+    row("--id", "sf1", "--seed", "abc"),
+    row("--id", "sf1", "--state-dir", "{binary}"),
+    row("--id", "sf1", "--state-dir", "{missing_folder}/state"),
+    row("--id", "sf1", "--resend-s", "0"),
+    row("--id", "sf1", "--fault-id", "sf9", "--die-after", "5"),
+    row("--id", "sf1", "--fault-id", "sf1"),
+    row("--id", "sf1", "--die-after", "-1"),
+    row("--id", "sf1", "--stall-after", "soon"),
+    row("--id", "sf1", "--stall-for", "5"),
+    row("--id", "sf1", "--stop-reporting-after", "nan"),
+    row("--id", "sf1", "--malformed-every", "0"),
+    row("--id", "sf1", "--machine-stop-after", "-1"),
+    row("--id", "sf1", "--machine-stop-for", "5"),
+    row("--id", "sf1", "--capacity", "-5", subprocess=True),
+]
+
+# Options of shopfloor-sim that take no value.
+SHOPFLOOR_SIM_FLAGS = {"--help"}
+
 def _row_id(r: Row) -> str:
     words = [a if len(a) < 40 else f"<{len(a)} chars>" for a in r.argv]
     return " ".join(words) + (" (process)" if r.subprocess else "")
@@ -240,6 +330,18 @@ def seeded_db(tmp_path_factory) -> Path:
     admin = CommandService(engine, lambda: SessionUser("anna", "admin"), "ws-1")
     for name, role in (("olga", "operator"), ("eve", "engineer")):
         user_admin.add_user(admin, name, role, PW)
+    from datetime import datetime, timedelta, timezone
+
+    from hmi.domain.shopfloor import Activity, Heartbeat, iso
+    from hmi.services.orders import OrderService
+    from hmi.store import orders as order_store
+
+    day = datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc)
+    planner = OrderService(admin, clock=lambda: day)
+    planner.receive_material("PET", 10, "kg")
+    assert planner.create_order("Cola 500ml", 1000, "PET", day + timedelta(days=1)).order_id == ORDER
+    with engine.begin() as conn:
+        order_store.record_heartbeat(conn, Heartbeat("sf1", 1000.0, Activity.IDLE, 0, iso(day), 1), day)
     import time
 
     now_us = int(time.time() * 1e6)
@@ -433,6 +535,22 @@ def test_plc_sim_refuses_in_one_line_and_changes_nothing(r, sandbox, capsys, mon
     check(r, code, err, before, sandbox.snapshot())
 
 
+@pytest.mark.parametrize("r", SHOPFLOOR_SIM_ROWS, ids=_row_id)
+def test_shopfloor_sim_refuses_in_one_line_and_changes_nothing(r, sandbox, capsys, monkeypatch):
+    import shopfloor_sim.__main__ as sf_main
+
+    def never_run(plan):  # noqa: ANN001, ANN202 - a row that gets this far has been accepted
+        raise AssertionError(f"shopfloor-sim accepted {r.argv} and would run")
+
+    monkeypatch.setattr(sf_main, "_run", never_run)
+    argv = sandbox.fill(r.argv)
+    before = sandbox.snapshot()
+    if r.subprocess:
+        code, err = run_process("shopfloor_sim", argv, r.stdin, sandbox)
+    else:
+        code, err = run_in_process(sf_main.main, argv, r.stdin, capsys, monkeypatch)
+    check(r, code, err, before, sandbox.snapshot())
+
 # --- the table covers every command -------------------------------------------------------------------
 
 
@@ -478,12 +596,22 @@ def test_every_plc_sim_option_has_a_row():
     assert any(r.argv[:1] == ("force",) for r in PLC_SIM_ROWS)
 
 
+def test_every_shopfloor_sim_option_has_a_row():
+    from shopfloor_sim.__main__ import build_parser as sf_parser
+
+    options = {a.option_strings[-1] for a in sf_parser()._actions if a.option_strings}
+    covered = {a for r in SHOPFLOOR_SIM_ROWS for a in r.argv if a.startswith("--")}
+    assert sorted(options - SHOPFLOOR_SIM_FLAGS - covered) == [], "shopfloor-sim options without a row in SHOPFLOOR_SIM_ROWS"
+
+
 # --- item 9: a read never creates a database; item 8: an export fails whole ----------------------------
 
 READS = [
     ["history", "tags"], ["history", "export", "--tag", TAG], ["audit", "verify"], ["audit", "list", "--user", "anna"],
     ["alarm", "list"], ["alarm", "journal"], ["alarm", "health"], ["user", "list", "--user", "anna"],
     ["alarm", "ack", "drillrig1.pressure.hi", "--user", "olga"],
+    ["order", "list", "--user", "anna"], ["shopfloor", "list", "--user", "anna"],
+    ["production", "report", "--from", "-1h", "--user", "anna"],
 ]  # fmt: skip
 
 

@@ -111,3 +111,14 @@ def _round_trip(broker) -> list[bytes]:
 def test_messages_cross_both_real_brokers_unchanged(mosquitto, amqtt_broker):
     for broker in (mosquitto, amqtt_broker):
         assert [decode(p) for p in _round_trip(broker)] == EXAMPLES, broker.kind
+
+
+def test_the_test_mosquitto_persists_its_store(broker_factory):
+    """The fault tests rely on it: a Mosquitto that cannot write its store would forget queued messages."""
+    broker = broker_factory("mosquitto")
+    deadline = time.monotonic() + 5
+    while not (broker.workdir / "mosquitto.db").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    broker.stop()
+    assert (broker.workdir / "mosquitto.db").exists(), broker.log.read_text()[-500:]
+    assert "Permission denied" not in broker.log.read_text()

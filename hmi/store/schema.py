@@ -1,8 +1,11 @@
-"""The tables (SQLAlchemy Core): the historian (tags, raw samples, min/max rollups), the users, the audit trail and the alarm journal."""
+"""The tables (SQLAlchemy Core): the historian (tags, raw samples, min/max rollups), the users, the audit trail,
+the alarm journal, and the MES tables (orders, their shares, shopfloors, materials, the outbox, report receipts)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, SmallInteger, Table, Text
+from sqlalchemy import (
+    BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, SmallInteger, Table, Text,
+)  # fmt: skip
 
 metadata = MetaData()
 
@@ -136,4 +139,166 @@ alarm_lease = Table(
     Column("name", Text, primary_key=True),
     Column("holder", Text, nullable=False),
     Column("expires_us", BigInteger, nullable=False),
+)
+
+# --- MES (issue 13). Times are UTC epoch microseconds (*_us). -------------------------------------------
+
+# Production orders. order_id ORD-YYYYMMDD-XXXX and job_number JO-YYYYMMDD-XXXX come from id_counters.
+# queue_position orders the unfinished ones (a release inserts by priority and due; the planner moves);
+# reserved is the material this order still holds reserved (freed as reports consume it, and at the end).
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", Text, primary_key=True),
+    Column("job_number", Text, nullable=False, unique=True),
+    Column("product", Text, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("material", Text, nullable=False),
+    Column("material_per_unit", Float, nullable=False),
+    Column("due_us", BigInteger, nullable=False),
+    Column("priority", SmallInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("queue_position", Integer, nullable=False),
+    Column("produced", Integer, nullable=False, default=0),
+    Column("defective", Integer, nullable=False, default=0),
+    Column("reserved", Float, nullable=False, default=0.0),
+    Column("created_us", BigInteger, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("released_us", BigInteger, nullable=True),
+    Column("finished_us", BigInteger, nullable=True),
+    Column("note", Text, nullable=False, default=""),  # why it was cancelled
+    Index("ix_orders_status", "status", "queue_position"),
+)
+
+# One share of an order on one shopfloor; instruction_id (<job>/<shopfloor>/<n>) is its instruction's msgId.
+# produced/defective/last_seq: the running totals of the report with the highest seq. position: the order
+# it was sent to its shopfloor in (0 while queued). replaces: the share whose remainder it took over.
+order_shares = Table(
+    "order_shares",
+    metadata,
+    Column("instruction_id", Text, primary_key=True),
+    Column("order_id", Text, ForeignKey("orders.order_id"), nullable=False),
+    Column("shopfloor_id", Text, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("produced", Integer, nullable=False, default=0),
+    Column("defective", Integer, nullable=False, default=0),
+    Column("last_seq", Integer, nullable=False, default=0),
+    Column("position", BigInteger, nullable=False, default=0),
+    Column("expected_start_us", BigInteger, nullable=True),
+    Column("expected_finish_us", BigInteger, nullable=True),
+    Column("created_us", BigInteger, nullable=False),
+    Column("sent_us", BigInteger, nullable=True),
+    Column("finished_us", BigInteger, nullable=True),
+    Column("replaces", Text, nullable=True),
+    Index("ix_order_shares_order", "order_id"),
+    Index("ix_order_shares_shopfloor", "shopfloor_id", "status"),
+)
+
+# Shopfloors: declared in the config or announced by their heartbeat. capacity_manual: the MES manager set
+# the capacity (a heartbeat's announced capacity then no longer overwrites it). health: as last judged.
+shopfloors = Table(
+    "shopfloors",
+    metadata,
+    Column("shopfloor_id", Text, primary_key=True),
+    Column("capacity", Float, nullable=False),
+    Column("capacity_manual", Boolean, nullable=False, default=False),
+    Column("in_dispatch", Boolean, nullable=False, default=True),
+    Column("last_heartbeat_us", BigInteger, nullable=True),
+    Column("activity", Text, nullable=False, default=""),
+    Column("heartbeat_seq", BigInteger, nullable=False, default=0),
+    Column("health", Text, nullable=False, default="unknown"),
+    Column("last_report_us", BigInteger, nullable=True),
+)
+
+materials = Table(
+    "materials",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("on_hand", Float, nullable=False),
+    Column("reserved", Float, nullable=False),
+    Column("unit", Text, nullable=False),
+)
+
+# Every change to a material, append-only: receive, reserve, consume, release (of a reservation).
+material_movements = Table(
+    "material_movements",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at_us", BigInteger, nullable=False),
+    Column("material", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("quantity", Float, nullable=False),
+    Column("order_id", Text, nullable=True),
+    Index("ix_material_movements_material", "material", "id"),
+)
+
+# Every message to a shopfloor, written in the transaction of the change that causes it, re-sent with the
+# same msg_id until acked_us is set (by its ack, or for a withdraw by the final withdrawn report).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("msg_id", Text, primary_key=True),
+    Column("shopfloor_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("last_sent_us", BigInteger, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("acked_us", BigInteger, nullable=True),
+    Index("ix_outbox_pending", "acked_us", "created_us"),
+)
+
+# Each report applied, by msgId: the unique key makes a report apply exactly once. The production report
+# reads the running totals from here (the increase from one seq to the next, in the hour it was reported).
+report_receipts = Table(
+    "report_receipts",
+    metadata,
+    Column("msg_id", Text, primary_key=True),
+    Column("instruction_id", Text, nullable=False),
+    Column("order_id", Text, nullable=False),
+    Column("shopfloor_id", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("produced", Integer, nullable=False),
+    Column("defective", Integer, nullable=False),
+    Column("reported_us", BigInteger, nullable=False),
+    Column("received_us", BigInteger, nullable=False),
+    Index("ix_report_receipts_reported", "reported_us"),
+    Index("ix_report_receipts_instruction", "instruction_id", "seq"),
+)
+
+# Work moved away from a shopfloor: "to" is "sf2:500,sf3:500".
+reassignments = Table(
+    "reassignments",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at_us", BigInteger, nullable=False),
+    Column("order_id", Text, nullable=False),
+    Column("from_shopfloor", Text, nullable=False),
+    Column("from_instruction", Text, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("to_shares", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("by_user", Text, nullable=False),
+    Index("ix_reassignments_order", "order_id"),
+)
+
+# The last number given per UTC day (YYYYMMDD) and kind, taken in the creating transaction.
+id_counters = Table(
+    "id_counters",
+    metadata,
+    Column("day", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("last", BigInteger, nullable=False),
+)
+
+# Messages that were not valid, counted per shopfloor ("" when the topic named none) and reason.
+invalid_messages = Table(
+    "invalid_messages",
+    metadata,
+    Column("shopfloor_id", Text, primary_key=True),
+    Column("reason", Text, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("last_us", BigInteger, nullable=False),
 )
