@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import exc
 
 from hmi.domain.links import LinkState, LinkStatus
-from hmi.domain.orders import Reassignment, ShopfloorHealth
+from hmi.domain.orders import Reassignment, ReportRejected, ShopfloorHealth
 from hmi.domain.shopfloor import Ack, Activity, Heartbeat, Hello, Report, decode, encode
 from hmi.services.dispatch import Dispatcher
 
@@ -50,7 +50,7 @@ class FakeStore:
 
     def apply_report(self, conn, r, received_at):
         if r.orderId == "ORD-UNKNOWN":
-            raise LookupError(f"there is no order {r.orderId}")
+            raise ReportRejected(f"there is no order {r.orderId}")
         if r.orderId == "BOOM":
             raise exc.OperationalError("UPDATE", {}, Exception("database is locked"))
         self.calls.append(("report", r.msgId))

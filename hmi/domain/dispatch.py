@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from hmi.domain.orders import ShopfloorHealth
+from hmi.domain.orders import ShopfloorHealth, heartbeat_health
 
 
 def judge_health(
@@ -23,27 +23,27 @@ def judge_health(
     late_after_s: float,
     offline_after_s: float,
 ) -> dict[str, ShopfloorHealth]:
-    """Each shopfloor's health by the age of its last heartbeat (``link_up_since`` None: the link is down)."""
-    health: dict[str, ShopfloorHealth] = {}
-    for shopfloor_id, last in last_heard.items():
-        if link_up_since is None or last is None:
-            health[shopfloor_id] = ShopfloorHealth.UNKNOWN
-            continue
-        age = (now - max(last, link_up_since)).total_seconds()
-        if age <= late_after_s:
-            health[shopfloor_id] = ShopfloorHealth.ONLINE
-        elif age <= offline_after_s:
-            health[shopfloor_id] = ShopfloorHealth.LATE
-        else:
-            health[shopfloor_id] = ShopfloorHealth.OFFLINE
-    return health
+    """Each shopfloor's health by the age of its last heartbeat (``link_up_since`` None: the link is down),
+    by hmi.domain.orders.heartbeat_health with the heartbeats from before the link came back counted as of then."""
+    up = link_up_since is not None
+    return {
+        shopfloor_id: heartbeat_health(_heard(last, link_up_since), now, late_after_s, offline_after_s, up)
+        for shopfloor_id, last in last_heard.items()
+    }
+
+
+def _heard(last: datetime | None, link_up_since: datetime | None) -> datetime | None:
+    if last is None or link_up_since is None:
+        return last
+    return max(last, link_up_since)
 
 
 def silence_s(last: datetime | None, now: datetime, link_up_since: datetime | None) -> float:
     """How long the HMI has heard nothing from a shopfloor while it could have (for the reason text)."""
-    if last is None or link_up_since is None:
+    heard = _heard(last, link_up_since)
+    if heard is None or link_up_since is None:
         return 0.0
-    return max(0.0, (now - max(last, link_up_since)).total_seconds())
+    return max(0.0, (now - heard).total_seconds())
 
 
 @dataclass(frozen=True, slots=True)

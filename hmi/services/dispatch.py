@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from hmi.domain.dispatch import DispatchStats, judge_health, silence_s
 from hmi.domain.links import LinkState, LinkStatus
-from hmi.domain.orders import Reassignment, ShopfloorHealth
+from hmi.domain.orders import OrderError, Reassignment, ShopfloorHealth
 from hmi.domain.shopfloor import (
     SHOPFLOOR_ID,
     TOPIC_ROOT,
@@ -127,9 +127,9 @@ class Settings(Protocol):
     known: Sequence[Any]  # [[shopfloors.known]]: each with .id and .capacity
 
 
-# Errors by which the store refuses one message (an unknown order or instruction): counted as
-# invalid, the rest of the batch goes on.
-REFUSED: tuple[type[Exception], ...] = (ValueError, LookupError)
+# Errors by which the store refuses one message (a report naming no instruction of ours, or not
+# matching it): counted as invalid, the rest of the batch goes on.
+REFUSED: tuple[type[Exception], ...] = (OrderError,)
 
 
 @dataclass(frozen=True, slots=True)
