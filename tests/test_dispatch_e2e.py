@@ -176,6 +176,8 @@ def test_an_order_of_3000_is_split_by_capacity_and_completes(request, plant_fact
     assert_complete(plant, order_id)
     order = plant.detail(order_id).order
     assert {s.shopfloor_id: s.produced for s in order.shares} == shares
+    line = plant.hmi.wait_for(lambda s: True, 5, "a status line").text
+    assert "broker=up" in line and "invalid 0 " in line and "(dispatcher)" in line
 
 
 @pytest.mark.slow
@@ -220,9 +222,16 @@ def test_the_broker_killed_and_restarted_mid_order_loses_no_instruction(broker_f
     plant = plant_factory(broker.url)
     start_three(plant, broker.url)
     order_id = plant.order()
-    broker.kill()  # the instructions may be in the outbox, on the wire, or PUBACKed and forgotten
+
+    def sent() -> bool:
+        return all(s.status is not ShareStatus.QUEUED for s in plant.detail(order_id).order.shares)
+
+    wait_until(sent, 20, "the instructions sent", every=0.05)
+    broker.kill()  # the instructions on the wire, PUBACKed and forgotten, or their acks lost
+    plant.hmi.wait_for(lambda s: "broker=down (" in s.text, 20, "the broker link down, with the reason")
     time.sleep(1.0)
     broker.restart()
+    plant.hmi.wait_for(lambda s: "broker=up" in s.text, 40, "the broker link up again")
     wait_until(lambda: plant.produced(order_id) >= QUANTITY // 3, 60, "a third of the order made")
     broker.kill()  # and reports in flight
     time.sleep(2.0)
