@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 import pytest
+from sqlalchemy import func, select
 
 from hmi.domain.orders import FINISHED, OrderStatus, ShareStatus, ShopfloorHealth
 from hmi.domain.session import SessionUser
@@ -27,6 +29,7 @@ from hmi.services.commands import CommandService
 from hmi.services.orders import OrderService
 from hmi.store.db import make_engine
 from hmi.store.migrate import upgrade
+from hmi.store.schema import report_receipts
 from shopfloor_sim.process import ShopfloorProcess
 from tests.collector_proc import CollectorProcess
 
@@ -63,10 +66,11 @@ def write_config(path: Path, broker_url: str, client_id: str) -> Path:
 class Plant:
     """The HMI (`hmi collect`), its database, and the planner's and MES manager's OrderService on it."""
 
-    def __init__(self, tmp_path: Path, broker_url: str, prefix: str) -> None:
+    def __init__(self, tmp_path: Path, broker_url: str, prefix: str, db_url: str | None = None) -> None:
         self.tmp_path = tmp_path
+        self.broker_url = broker_url
         self.prefix = prefix  # shopfloor ids are unique per test: the brokers may be shared
-        self.db_url = f"sqlite:///{tmp_path / 'hmi.db'}"
+        self.db_url = db_url or f"sqlite:///{tmp_path / 'hmi.db'}"
         upgrade(self.db_url)
         self.engine = make_engine(self.db_url)
         self.config = write_config(tmp_path / "plant.toml", broker_url, f"hmi-{prefix}")
@@ -75,9 +79,11 @@ class Plant:
         self.hmi = self.start_hmi()
         self.floors: dict[str, ShopfloorProcess] = {}
 
-    def start_hmi(self) -> CollectorProcess:
-        """`hmi collect` on this plant (status every 0.5 s)."""
-        return CollectorProcess(self.config, self.db_url, status_interval=0.5, migrate=False).start()
+    def start_hmi(self, n: int = 1) -> CollectorProcess:
+        """`hmi collect` on this plant (status every 0.5 s); ``n`` > 1: another workstation's (its own client id)."""
+        config = self.config if n == 1 else write_config(self.tmp_path / f"plant-{n}.toml", self.broker_url,
+                                                          f"hmi-{self.prefix}{n}")  # fmt: skip
+        return CollectorProcess(config, self.db_url, status_interval=0.5, migrate=False).start()
 
     def sf(self, name: str) -> str:
         return f"{self.prefix}{name}"
@@ -133,9 +139,9 @@ class Plant:
 def plant_factory(tmp_path, request) -> Iterator[Callable[[str], Plant]]:
     made: list[Plant] = []
 
-    def make(broker_url: str) -> Plant:
+    def make(broker_url: str, db_url: str | None = None) -> Plant:
         prefix = f"t{abs(hash(request.node.nodeid)) % 10**6}-"
-        made.append(Plant(tmp_path, broker_url, prefix))
+        made.append(Plant(tmp_path, broker_url, prefix, db_url))
         return made[-1]
 
     yield make
@@ -250,6 +256,35 @@ def test_the_hmi_killed_mid_order_and_restarted_finishes_it(mosquitto, plant_fac
     time.sleep(2.0)  # the shopfloors go on and keep their unconfirmed reports
     plant.hmi = plant.start_hmi()
     assert_complete(plant, order_id)
+
+
+STATUS_COUNTS = re.compile(r"orders received (\d+) applied (\d+) dup (\d+) invalid (\d+) outbox (\d+) \((\w+)\)")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_workstations_on_one_postgresql_apply_each_report_once_and_one_dispatches(mosquitto, pg_url,
+                                                                                      plant_factory):  # fmt: skip
+    plant = plant_factory(mosquitto.url, pg_url)
+    second = plant.start_hmi(2)
+    try:
+        start_three(plant, mosquitto.url)
+        order_id = plant.order()
+        assert_complete(plant, order_id)
+        def settled():
+            """(both status lines) once the reports the two applied add up to the receipts (the last may be in flight)."""
+            lines = [hmi.wait_for(lambda s: True, 5, "a status line").text for hmi in (plant.hmi, second)]
+            counts = [STATUS_COUNTS.search(line) for line in lines]
+            assert all(counts), lines
+            with plant.engine.connect() as conn:
+                receipts = conn.execute(select(func.count()).select_from(report_receipts)).scalar()
+            return counts if sum(int(m.group(2)) for m in counts) == receipts else None
+
+        counts = wait_until(settled, 20, "the applied reports of both adding up to the receipts")
+        assert sorted(m.group(6) for m in counts) == ["dispatcher", "follower"]
+        assert all(int(m.group(2)) > 0 for m in counts)  # both applied reports
+    finally:
+        second.stop()
 
 
 # --- the test plays the shopfloor itself ---------------------------------------------------------

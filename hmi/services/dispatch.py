@@ -161,6 +161,15 @@ def _sender(name: str) -> str | None:
     return None
 
 
+def _lock_order(item: Incoming) -> tuple[str, str, int]:
+    """Reports by order, instruction and seq: two workstations applying one batch lock the orders in one
+    order (no deadlock on PostgreSQL), and the highest seq wins whatever the order they came in."""
+    m = item.message
+    if isinstance(m, Report):
+        return (m.orderId, m.instructionId, m.seq)
+    return ("", "", 0)  # everything else first, in the order it came (the sort is stable)
+
+
 class Dispatcher:
     """Link <-> orders: applies what shopfloors send, and (as lease holder) judges, reassigns and sends."""
 
@@ -300,7 +309,7 @@ class Dispatcher:
         result = BatchResult(acks=[])
         heartbeats: dict[str, Incoming] = {}
         with write_connection(self.engine) as conn, conn.begin():
-            for item in batch:
+            for item in sorted(batch, key=_lock_order):
                 message = item.message
                 if message is None:
                     self.store.count_invalid(conn, item.shopfloor_id, item.invalid, item.received_at)
