@@ -223,8 +223,9 @@ def test_a_shopfloor_killed_mid_order_has_its_remainder_reassigned(mosquitto, pl
 
 
 @pytest.mark.slow
-def test_the_broker_killed_and_restarted_mid_order_loses_no_instruction(broker_factory, plant_factory):
-    broker = broker_factory("mosquitto")
+@pytest.mark.parametrize("kind", ["mosquitto", "amqtt"])  # amqtt forgets all it queued for a session
+def test_the_broker_killed_and_restarted_mid_order_loses_no_instruction(broker_factory, plant_factory, kind):
+    broker = broker_factory(kind)
     plant = plant_factory(broker.url)
     start_three(plant, broker.url)
     order_id = plant.order()
