@@ -31,6 +31,7 @@ from plc_sim.plant import simulated_plant
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from hmi.commands.demo_orders import OrderFeeder
     from shopfloor_sim.process import ShopfloorProcess
 
 LOGINS_FILE = "demo-logins.txt"
@@ -76,11 +77,12 @@ def run(args: argparse.Namespace) -> int:
     # handlers below are in place, SIGTERM ends this process as usual and the simulator dies with it
     # (see SimProcess.launch); so does a Qt abort on a platform plugin that cannot load.
     sim.launch()
+    # The broker, the shopfloors and the order feeder start once the plant's first value is on screen
+    # (start_mes): two more interpreters starting up with the window would slow it by most of a second.
+    # Until then the broker link says it is connecting, and tries again after a second.
     broker = BrokerProcess()
-    broker.launch()
     floors = demo_shopfloors(broker.url, args.speed)
-    floors.launch()  # it retries until the broker listens
-    feeder = None
+    feeder: OrderFeeder | None = None
     from hmi.app import qapplication, run_gui
 
     qapplication()
@@ -93,20 +95,26 @@ def run(args: argparse.Namespace) -> int:
         config = with_broker(simulated_plant(load_config(), url=sim.url), broker.url)
         print(f"hmi demo: simulated plant at {sim.url}; shopfloors on {broker.url}; history in {url}",
               file=sys.stderr, flush=True)  # fmt: skip
-        from hmi.commands.demo_orders import OrderFeeder
 
-        feeder = OrderFeeder(url, before=lambda: _floors_ready(floors))
-        feeder.start()
+        def start_mes() -> None:  # on the GUI thread, which lives as long as the shopfloors should
+            nonlocal feeder
+            from hmi.commands.demo_orders import OrderFeeder
+
+            broker.launch()
+            floors.launch()  # it retries until the broker listens
+            feeder = OrderFeeder(url, before=lambda: _mes_ready(broker, floors))
+            feeder.start()
+
         logins = logins_path(url)
         # Offscreen nobody can answer a dialog: view only, unless --login names a demo user.
         wants_users = bool(args.login) or not args.offscreen
         login = args.login
         return run_gui(config, url, screenshot=args.screenshot, run_for=args.run_for, title_suffix="demo",
-                       before_start=lambda: _wait_ready(sim, broker), initial_trends=demo_trends(config),
+                       before_start=lambda: _wait_ready(sim), initial_trends=demo_trends(config),
                        idle_lock_s=idle_lock_s(args, config), greet=not args.offscreen,
                        prepare_users=(lambda engine: demo_users(engine, logins)) if wants_users else None,
                        login_as=(lambda: (login, read_demo_password(logins))) if login else None,
-                       migrate=True)
+                       migrate=True, after_first_value=start_mes)
     except Stopped as exc:
         print(f"hmi demo: stopped by {exc} during start-up", file=sys.stderr, flush=True)
         return 130
@@ -123,24 +131,21 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, previous)
 
 
-def _wait_ready(sim: SimProcess, broker: BrokerProcess) -> None:
-    """Block until the simulator serves and the broker listens; CommandError if either did not start."""
+def _wait_ready(sim: SimProcess) -> None:
+    """Block until the simulator serves; CommandError if it did not start."""
     try:
         sim.wait_ready()
     except RuntimeError as exc:
         raise CommandError(f"the simulated plant did not start: {exc}") from None
+
+
+def _mes_ready(broker: BrokerProcess, floors: ShopfloorProcess) -> bool:
+    """Block until the broker listens and the shopfloors are on it (on the feeder's thread); False, said, if not."""
     try:
         broker.wait_ready()
-    except RuntimeError as exc:
-        raise CommandError(f"the demo's MQTT broker did not start: {exc}") from None
-
-
-def _floors_ready(floors: ShopfloorProcess) -> bool:
-    """Block until the shopfloors are on the broker (not before the window: the plant's values come first)."""
-    try:
         floors.wait_ready()
     except RuntimeError as exc:
-        print(f"hmi demo: the shopfloors did not start, the MES panes stay empty: {exc}", file=sys.stderr, flush=True)
+        print(f"hmi demo: the MES half did not start, its panes stay empty: {exc}", file=sys.stderr, flush=True)
         return False
     return True
 
