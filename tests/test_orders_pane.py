@@ -6,7 +6,6 @@ from datetime import timedelta, timezone
 
 import pytest
 from PySide6.QtCore import QDateTime, Qt
-from PySide6.QtWidgets import QDialog
 
 from hmi.domain.orders import OrderStatus
 from hmi.ui.order_dialogs import NewOrderDialog
