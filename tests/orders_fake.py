@@ -83,13 +83,22 @@ class FakeOrders:
         return self.orders[i]
 
     async def create_order(self, product: str, quantity: int, material: str, due: datetime,
-                           priority: int = 3) -> Order:  # fmt: skip
-        self._command("create_order", product, quantity, material, due, priority)
+                           priority: int = 3, material_per_unit: float = 1.0) -> Order:  # fmt: skip
+        self._command("create_order", product, quantity, material, due, priority, material_per_unit)
         n = len(self.orders) + 1
         o = Order(f"ORD-20240506-{n:04d}", f"JO-20240506-{n:04d}", product, quantity, material, due,
-                  priority, OrderStatus.PLANNED, self.now, "pia")  # fmt: skip
+                  priority, OrderStatus.PLANNED, self.now, "pia", material_per_unit=material_per_unit)  # fmt: skip
         self.orders.append(o)
         return o
+
+    async def receive_material(self, name: str, quantity: float, unit: str = "unit") -> Material:
+        self._command("receive_material", name, quantity, unit)
+        i = next((i for i, m in enumerate(self.materials) if m.name == name), None)
+        if i is None:
+            self.materials.append(Material(name, quantity, 0.0, unit))
+            return self.materials[-1]
+        self.materials[i] = dataclasses.replace(self.materials[i], on_hand=self.materials[i].on_hand + quantity)
+        return self.materials[i]
 
     async def release_order(self, order_id: str) -> Order:
         self._command("release_order", order_id)

@@ -92,7 +92,7 @@ def test_create_dialog_validates_then_creates_with_the_values_entered(qtbot, qas
     dialog.due.setDateTime(QDateTime.fromSecsSinceEpoch(int(due.timestamp())))
     dialog.ok_button.click()
     until(qasync_loop, lambda: pane.dialog is None, "the dialog closed")
-    assert fake.calls[-1] == ("create_order", ("flange-E", 2500, "alu", due.astimezone(timezone.utc), 2))
+    assert fake.calls[-1] == ("create_order", ("flange-E", 2500, "alu", due.astimezone(timezone.utc), 2, 1.0))
     until(qasync_loop, lambda: pane.selected_id() == "ORD-20240506-0007", "the new order selected")
     assert pane.row_texts("ORD-20240506-0007")["status"] == "planned"
     assert pane.message.text() == "✔ Created JO-20240506-0007: 2,500 × flange-E (planned)"
