@@ -72,6 +72,13 @@ class RecordTableModel(QAbstractTableModel, Generic[R]):
         self._rows = new
         self.endResetModel()
 
+    def set_columns(self, columns: Sequence[Column[R]]) -> None:
+        """Show other columns (a regrouped report); the rows stay."""
+        self.beginResetModel()
+        self.columns = tuple(columns)
+        self.col = {c.key: i for i, c in enumerate(self.columns)}
+        self.endResetModel()
+
     def rows(self) -> list[R]:
         """The records shown, in model order."""
         return list(self._rows)
