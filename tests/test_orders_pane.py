@@ -1,4 +1,5 @@
-"""The Orders pane over a fake OrdersSource: the rows as shown, the New order dialog, release, cancel, move, permissions."""
+"""The Orders pane over a fake OrdersSource (unit tests of the pane): the rows as shown, the New order dialog's
+checks, release, cancel, move, permissions. The pane on the real service: tests/test_orders_pane_service.py."""
 
 from __future__ import annotations
 
@@ -140,16 +141,6 @@ def test_release_and_cancel_with_a_reason_as_the_planner(qtbot, qasync_loop, fak
     until(qasync_loop, lambda: fake.calls[-1][0] == "cancel_order", "cancelled")
     assert fake.calls[-1] == ("cancel_order", ("ORD-20240506-0004", "customer withdrew"))
     until(qasync_loop, lambda: pane.message.text() == "✔ Cancelled JO-20240506-0004", "the outcome")
-
-
-def test_a_refused_command_is_said_in_the_pane(qtbot, qasync_loop, fake):
-    pane = make(qtbot, qasync_loop, fake)
-    pane.select("ORD-20240506-0004")
-    fake.refuse = "material steel short by 1,200 kg"
-    pane.buttons["release"].click()
-    until(qasync_loop, lambda: "Not done" in pane.message.text(), "the refusal")
-    assert pane.message.text() == "▲ Not done: material steel short by 1,200 kg"
-    assert pane.row_texts("ORD-20240506-0004")["status"] == "planned"
 
 
 def test_move_up_sends_a_negative_step(qtbot, qasync_loop, fake):
