@@ -180,7 +180,7 @@ def plant(now: datetime = NOW) -> FakeOrders:
                   now - timedelta(seconds=20)),
         Shopfloor("sf2", 250.0, True, ShopfloorHealth.LATE, now - timedelta(seconds=7), "producing", 1430,
                   now - timedelta(minutes=1)),
-        Shopfloor("sf3", 300.0, True, ShopfloorHealth.OFFLINE, now - timedelta(minutes=31), "", 0,
+        Shopfloor("sf3", 300.0, True, ShopfloorHealth.OFFLINE, now - timedelta(minutes=31), "producing", 0,
                   now - timedelta(minutes=40)),
         Shopfloor("sf4", 200.0, False, ShopfloorHealth.UNKNOWN, None, "", 0, None),
     ]  # fmt: skip

@@ -46,7 +46,7 @@ def test_rows_show_progress_status_and_lateness(qtbot, qasync_loop, fake):
     assert late["status"] == "in progress"
     assert late["late"] == "◷ +2 h 10 min"
     on_time = pane.row_texts("ORD-20240506-0001")
-    assert (on_time["quantity"], on_time["defective"], on_time["late"]) == ("3,000", "31", "")
+    assert (on_time["quantity"], on_time["late"]) == ("3,000", "")
     # open orders by default; the short and the completed one under 'every order', the short one with its shape
     assert {o.order_id for o in pane.visible_orders()} == {f"ORD-20240506-000{n}" for n in (1, 2, 3, 4)}
     pane.set_filter("every order")
@@ -66,6 +66,10 @@ def test_detail_shows_shares_reports_and_the_reassignment_with_its_reason(qtbot,
     assert d.moves.text(0, "reason") == "sf3 offline: no heartbeat for 10 s"
     assert d.moves.text(0, "to") == "sf2 600"
     assert d.tabs.tabText(2) == "▲ Reassignments (1)"
+    assert d.title.text().splitlines()[1].startswith("1,240 of 3,000 made, 31 rejected · in progress")
+    hhmm = lambda h: (NOW + timedelta(hours=h)).astimezone().strftime("%H:%M")  # noqa: E731
+    assert d.shares.text(0, "when") == f"{hhmm(-2)} → {hhmm(2)}"  # running: expected start → finish
+    assert d.shares.text(2, "when") == "—"  # withdrawn, no finish recorded: it will not run
 
 
 def open_new(pane: OrdersPane, loop) -> NewOrderDialog:

@@ -5,6 +5,8 @@ progress and completed, in the table and the detail; material received in the GU
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -53,6 +55,14 @@ def report(engine, instruction_id: str, order_id: str, seq: int, produced: int, 
         assert store.apply_report(conn, r, now)
 
 
+async def eventually(condition, what: str, timeout: float = 15.0) -> None:
+    """Wait on the running loop until ``condition()`` holds (a bound against a hang, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        await asyncio.sleep(0.02)
+
+
 @pytest.fixture
 def pane(qtbot, qasync_loop, engine) -> OrdersPane:
     heartbeat(engine, "sf1", 600.0)
@@ -65,16 +75,16 @@ def pane(qtbot, qasync_loop, engine) -> OrdersPane:
     return p
 
 
-def receive(pane: OrdersPane, loop, name: str, quantity: float, unit: str) -> None:
+async def receive(pane: OrdersPane, name: str, quantity: float, unit: str) -> None:
     pane.materials.receive_button.click()
-    until(loop, lambda: isinstance(pane.dialog, ReceiveMaterialDialog), "the Receive material dialog")
+    await eventually(lambda: isinstance(pane.dialog, ReceiveMaterialDialog), "the Receive material dialog")
     d = pane.dialog
     d.name.setCurrentText(name)
     d.quantity.setValue(quantity)
     if not d.unit.isReadOnly():
         d.unit.setText(unit)
     d.ok_button.click()
-    until(loop, lambda: pane.dialog is None, "the Receive dialog closed")
+    await eventually(lambda: pane.dialog is None, "the Receive dialog closed")
 
 
 def material_row(pane: OrdersPane, name: str) -> dict[str, str]:
@@ -84,11 +94,15 @@ def material_row(pane: OrdersPane, name: str) -> dict[str, str]:
 
 
 def test_an_order_from_the_dialog_is_seen_through_to_completed(qtbot, qasync_loop, engine, pane):
-    receive(pane, qasync_loop, "PET", 300, "kg")
+    qasync_loop.run_until_complete(order_to_completed(engine, pane))
+
+
+async def order_to_completed(engine, pane: OrdersPane) -> None:
+    await receive(pane, "PET", 300, "kg")
     assert pane.message.text() == "✔ Received 300 kg of PET: 300 kg available"
 
     pane.buttons["new"].click()
-    until(qasync_loop, lambda: isinstance(pane.dialog, NewOrderDialog), "the New order dialog")
+    await eventually(lambda: isinstance(pane.dialog, NewOrderDialog), "the New order dialog")
     dialog = pane.dialog
     assert dialog.material.currentText() == "PET — 300 kg available"
     dialog.product.setText("Cola 500ml")
@@ -97,8 +111,8 @@ def test_an_order_from_the_dialog_is_seen_through_to_completed(qtbot, qasync_loo
     assert dialog.material_note.text() == ("▲ Release reserves 500 kg of PET; 300 kg available now: short by 200, "
                                            "release will be refused")  # fmt: skip
     dialog.ok_button.click()
-    until(qasync_loop, lambda: pane.dialog is None, "the dialog closed")
-    until(qasync_loop, lambda: pane.selected() is not None, "the new order selected")
+    await eventually(lambda: pane.dialog is None, "the dialog closed")
+    await eventually(lambda: pane.selected() is not None, "the new order selected")
     order = pane.selected()
     assert order.job_number.startswith("JO-") and order.material_per_unit == 0.5
     assert pane.row_texts(order.order_id)["status"] == "planned"
@@ -108,17 +122,17 @@ def test_an_order_from_the_dialog_is_seen_through_to_completed(qtbot, qasync_loo
 
     # not enough material: the service's refusal, in its words, and nothing changed
     pane.buttons["release"].click()
-    until(qasync_loop, lambda: "Not done" in pane.message.text(), "the refusal")
+    await eventually(lambda: "Not done" in pane.message.text(), "the refusal")
     assert pane.message.text() == (f"▲ Not done: cannot release {order.order_id}: it needs 500 kg of PET, 300 available "
                                    "(short by 200); receive material first (hmi material receive)")  # fmt: skip
     assert pane.row_texts(order.order_id)["status"] == "planned"
 
-    receive(pane, qasync_loop, "PET", 250, "kg")
+    await receive(pane, "PET", 250, "kg")
     assert material_row(pane, "PET")["state"] == "ok" and pane.side.tabText(1) == "Materials"
     pane.select(order.order_id)
     pane.buttons["release"].click()
-    until(qasync_loop, lambda: pane.row_texts(order.order_id)["status"] == "released", "released on screen")
-    until(qasync_loop, lambda: pane.detail.shares.rowCount() == 2, "the shares in the detail")
+    await eventually(lambda: pane.row_texts(order.order_id)["status"] == "released", "released on screen")
+    await eventually(lambda: pane.detail.shares.rowCount() == 2, "the shares in the detail")
     d = pane.detail
     shares = {d.shares.text(r, "shopfloor"): (d.shares.text(r, "quantity"), d.shares.text(r, "status"))
               for r in range(d.shares.rowCount())}  # fmt: skip
@@ -127,22 +141,23 @@ def test_an_order_from_the_dialog_is_seen_through_to_completed(qtbot, qasync_loo
 
     sf1, sf2 = (f"{order.job_number}/{sid}/1" for sid in ("sf1", "sf2"))
     report(engine, sf1, order.order_id, 1, 250, 10)
-    until(qasync_loop, lambda: pane.row_texts(order.order_id)["status"] == "in progress", "in progress on screen")
-    until(qasync_loop, lambda: d.reports.rowCount() == 1, "the report in the detail")
+    await eventually(lambda: pane.row_texts(order.order_id)["status"] == "in progress", "in progress on screen")
+    await eventually(lambda: d.reports.rowCount() == 1, "the report in the detail")
     assert pane.row_texts(order.order_id)["produced"] == "250  25 %"
-    assert d.title.text().splitlines()[1].startswith("250 of 1,000 made · in progress")
+    assert d.title.text().splitlines()[1].startswith("250 of 1,000 made, 10 rejected · in progress")
     assert d.tabs.tabText(1) == "Reports (1)"
 
     report(engine, sf1, order.order_id, 2, 600, 12, final=True)
     report(engine, sf2, order.order_id, 1, 400, 8, final=True)
-    until(qasync_loop, lambda: pane.row_texts(order.order_id).get("status") == "completed", "completed on screen")
+    await eventually(lambda: pane.row_texts(order.order_id).get("status") == "completed", "completed on screen")
     pane.set_filter("every order")
     pane.select(order.order_id)
-    until(qasync_loop, lambda: d.reports.rowCount() == 3, "every report in the detail")
+    await eventually(lambda: d.reports.rowCount() == 3, "every report in the detail")
     row = pane.row_texts(order.order_id)
-    assert (row["produced"], row["defective"], row["late"]) == ("1,000  100 %", "20", "")
-    assert d.title.text().splitlines()[1].startswith("1,000 of 1,000 made · completed")
+    assert (row["produced"], row["late"]) == ("1,000  100 %", "")
+    assert d.title.text().splitlines()[1].startswith("1,000 of 1,000 made, 20 rejected · completed")
     assert sorted(d.shares.text(r, "status") for r in range(2)) == ["done", "done"]
+    assert all(d.shares.text(r, "when").startswith("done ") for r in range(2))
     # consumed (1,000 good + 20 rejected) x 0.5 kg; the reservation is gone with the order
     assert material_row(pane, "PET")["on_hand"] == "40 kg" and material_row(pane, "PET")["reserved"] == "0 kg"
     with engine.connect() as conn:
