@@ -24,7 +24,6 @@ from hmi.ui.context import AppContext
 from hmi.ui.order_dialogs import NewOrderDialog, ReceiveMaterialDialog
 from hmi.ui.panes.orders import OrdersPane
 from hmi.ui.panes.production import ProductionPane
-from tests.orders_panes_support import until
 
 PIA = SessionUser("pia", "production_planner")
 OLAF = SessionUser("olaf", "operator")
@@ -71,7 +70,7 @@ def pane(qtbot, qasync_loop, engine) -> OrdersPane:
     qtbot.addWidget(p)
     p.resize(1600, 600)
     p.show()
-    until(qasync_loop, lambda: p.loads >= 1, "the first read")
+    qasync_loop.run_until_complete(eventually(lambda: p.loads >= 1, "the first read"))
     return p
 
 
@@ -109,7 +108,7 @@ async def order_to_completed(engine, pane: OrdersPane) -> None:
     dialog.quantity.setValue(1000)
     dialog.per_unit.setValue(0.5)
     assert dialog.material_note.text() == ("▲ Release reserves 500 kg of PET; 300 kg available now: short by 200, "
-                                           "release will be refused")  # fmt: skip
+                                           "so release will be refused")  # fmt: skip
     dialog.ok_button.click()
     await eventually(lambda: pane.dialog is None, "the dialog closed")
     await eventually(lambda: pane.selected() is not None, "the new order selected")
@@ -175,7 +174,7 @@ def test_an_operator_sees_the_materials_but_cannot_receive(qtbot, qasync_loop, e
     pane = OrdersPane(real_context(engine, OLAF))
     qtbot.addWidget(pane)
     pane.show()
-    until(qasync_loop, lambda: pane.loads >= 1, "the first read")
+    qasync_loop.run_until_complete(eventually(lambda: pane.loads >= 1, "the first read"))
     assert material_row(pane, "PET")["available"] == "100 kg"
     assert not pane.materials.receive_button.isEnabled()
     assert pane.materials.receive_button.toolTip().endswith("may receive material (you are olaf, operator)")
@@ -194,14 +193,18 @@ def test_production_by_order_names_the_job_and_by_hour_counts_the_reports(qtbot,
     qtbot.addWidget(pane)
     pane.resize(900, 700)
     pane.show()
-    until(qasync_loop, lambda: pane.model.row_of("sf1") is not None, "the rows by shopfloor")
+    qasync_loop.run_until_complete(by_shopfloor_order_and_hour(pane, o))
+
+
+async def by_shopfloor_order_and_hour(pane: ProductionPane, o) -> None:
+    await eventually(lambda: pane.model.row_of("sf1") is not None, "the rows by shopfloor")
     assert pane.model.text(pane.model.row_of("sf1"), "produced") == "120"
     pane.by_box.setCurrentIndex(pane.by_box.findData("order"))
-    until(qasync_loop, lambda: pane.model.row_of(o.order_id) is not None, "the rows by order")
+    await eventually(lambda: pane.model.row_of(o.order_id) is not None, "the rows by order")
     assert pane.model.text(pane.model.row_of(o.order_id), "key") == o.job_number
     assert pane.model.text(pane.model.row_of(o.order_id), "planned") == "300"
     pane.by_box.setCurrentIndex(pane.by_box.findData("hour"))
-    until(qasync_loop, lambda: pane.model.columns[0].header == "Hour" and pane.model.rowCount() > 0, "by hour")
+    await eventually(lambda: pane.model.columns[0].header == "Hour" and pane.model.rowCount() > 0, "by hour")
     made = [pane.model.record(r) for r in range(pane.model.rowCount())]
     assert sum(r.produced for r in made) == 120 and sum(r.defective for r in made) == 6
     assert {r.planned for r in made} == {500}  # the capacity in dispatch, per hour

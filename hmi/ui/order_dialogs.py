@@ -122,7 +122,7 @@ class FormDialog(QDialog):
         box.addLayout(self.form)
         box.addWidget(self.error)
         box.addLayout(buttons)
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(640)
 
     def values(self) -> Any:
         """The input as typed (each dialog)."""
@@ -198,6 +198,7 @@ class NewOrderDialog(FormDialog):
         self.material_note = QLabel("")
         self.material_note.setObjectName("materialNote")
         self.material_note.setWordWrap(True)
+        self.material_note.setMinimumHeight(2 * self.material_note.fontMetrics().lineSpacing() + 4)
         self.due = QDateTimeEdit()
         self.due.setObjectName("due")
         self.due.setCalendarPopup(True)
@@ -233,7 +234,7 @@ class NewOrderDialog(FormDialog):
         need = self.quantity.value() * self.per_unit.value()
         text = f"Release reserves {units(need)} {m.unit} of {m.name}; {units(m.available)} {m.unit} available now"
         if need > m.available:
-            text = f"{theme.SHAPE_WARNING} {text}: short by {units(need - m.available)}, release will be refused"
+            text = f"{theme.SHAPE_WARNING} {text}: short by {units(need - m.available)}, so release will be refused"
         self.material_note.setText(text)
 
     def values(self) -> NewOrder:

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTableView, QVBo
 from hmi.domain.orders import Material
 from hmi.ui import theme
 from hmi.ui.order_model import Column, RecordTableModel
-from hmi.ui.order_text import units
 from hmi.ui.report_widgets import report_table
 from hmi.ui.table_sorting import sort_proxy
 
@@ -37,25 +36,32 @@ def state_text(r: Row) -> str:
     """'ok', '▲ short by 1,200 kg', '▲ none available'."""
     m = r[0]
     if shortfall(r) > 1e-9:
-        return f"{theme.SHAPE_WARNING} short by {units(shortfall(r))} {m.unit}"
+        return f"{theme.SHAPE_WARNING} short by {amount_text(shortfall(r), m.unit)}"
     if m.available <= 0:
         return f"{theme.SHAPE_WARNING} none available"
     return "ok"
 
 
+def amount_text(value: float, unit: str) -> str:
+    """'8,896 kg', '33.1 kg': a material quantity to a tenth, without a trailing '.0'."""
+    text = f"{value:,.1f}"
+    return f"{text[:-2] if text.endswith('.0') else text} {unit}"
+
+
 def material_columns() -> tuple[Column[Row], ...]:
-    """Material, on hand, reserved, available, needed by planned orders, state."""
-    amount = lambda value: (lambda r: f"{units(value(r))} {r[0].unit}")  # noqa: E731
+    """Material, state, available, reserved, on hand, needed by planned orders (what matters first)."""
+    amount = lambda value: (lambda r: amount_text(value(r), r[0].unit))  # noqa: E731
     short = lambda r: theme.WARNING if is_short(r) else None  # noqa: E731
     return (
-        Column("name", "Material", lambda r: r[0].name),
-        Column("on_hand", "On hand", amount(lambda r: r[0].on_hand), lambda r: r[0].on_hand, right=True),
+        Column("name", "Material", lambda r: r[0].name, tip=lambda r: r[0].name),
+        Column("state", "State", state_text, lambda r: -shortfall(r), abnormal=short),
+        Column("available", "Available", amount(lambda r: r[0].available), lambda r: r[0].available, right=True,
+               tip=lambda r: "on hand less reserved: what a release may still reserve"),
         Column("reserved", "Reserved", amount(lambda r: r[0].reserved), lambda r: r[0].reserved, right=True,
                tip=lambda r: "held by released orders until they use it"),
-        Column("available", "Available", amount(lambda r: r[0].available), lambda r: r[0].available, right=True),
+        Column("on_hand", "On hand", amount(lambda r: r[0].on_hand), lambda r: r[0].on_hand, right=True),
         Column("planned", "Planned need", amount(lambda r: r[1]), lambda r: r[1], right=True,
                tip=lambda r: "what the planned orders will reserve when they are released"),
-        Column("state", "State", state_text, lambda r: -shortfall(r), abnormal=short),
     )  # fmt: skip
 
 
@@ -67,7 +73,7 @@ class MaterialsView(QWidget):
         self.setObjectName("orderMaterials")
         self.model: RecordTableModel[Row] = RecordTableModel(material_columns(), lambda r: r[0].name, self)
         self.table: QTableView = report_table("materialsTable", sort_proxy(self.model, self.model), 0,
-                                              {0: 110, 1: 105, 2: 100, 3: 105, 4: 110})  # fmt: skip
+                                              {0: 130, 1: 150, 2: 105, 3: 95, 4: 105})  # fmt: skip
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.verticalHeader().setDefaultSectionSize(28)
         self.summary = QLabel("")

@@ -8,6 +8,7 @@ now moves on). A defect rate above DEFECT_WARN is marked with a shape and amber,
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -73,6 +74,14 @@ def hour_label(key: str, now: datetime) -> str:
     return when_text(start, now)
 
 
+def common_prefix(labels: list[str]) -> str:
+    """The part job numbers of one day share ('JO-20261207-'), so the chart's ticks say only '0001', '0002'."""
+    if len(labels) < 2:
+        return ""
+    head = os.path.commonprefix(labels)
+    return head[: head.rfind("-") + 1]
+
+
 def totals(rows: list[ProductionRow], hours: float | None = None) -> ProductionRow:
     """All rows together over ``hours`` (None: the rows' own, which is the window's for shopfloor and order rows)."""
     if hours is None:
@@ -133,8 +142,8 @@ class ProductionPane(PollingPane):
         self.model: RecordTableModel[ProductionRow] = RecordTableModel(production_columns("shopfloor", self.label),
                                                                        lambda r: r.key, self)
         self.proxy = sort_proxy(self.model, self)
-        self.table = report_table("productionTable", self.proxy, 0, {0: 120, 1: 85, 2: 90, 3: 90, 4: 90, 5: 105,
-                                                                      6: 85})  # fmt: skip
+        self.table = report_table("productionTable", self.proxy, 0, {0: 175, 1: 75, 2: 80, 3: 80, 4: 80, 5: 95,
+                                                                      6: 70})  # fmt: skip
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.verticalHeader().setDefaultSectionSize(30)
         self.table.horizontalHeader().setToolTip("FPY: first-pass yield, good units of all made · Good/h: throughput")
@@ -215,7 +224,10 @@ class ProductionPane(PollingPane):
         self.plot.addItem(produced)
         axis = self.plot.getPlotItem().getAxis("bottom")
         every = max(1, -(-len(rows) // MAX_TICKS))
-        axis.setTicks([[(float(i), self.label(r)) for i, r in enumerate(rows) if i % every == 0]])
+        labels = [self.label(r) for r in rows]
+        shared = common_prefix(labels) if self.by_box.currentData() == "order" else ""
+        axis.setTicks([[(float(i), text[len(shared):]) for i, text in enumerate(labels) if i % every == 0]])
+        axis.setLabel(f"{shared}…" if shared else "")
         self.plot.setXRange(-0.6, max(0.6, len(rows) - 0.4), padding=0)
         top = max([r.planned for r in rows] + [r.produced for r in rows] + [1])
         self.plot.setYRange(0, top * 1.08, padding=0)
