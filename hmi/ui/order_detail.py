@@ -98,8 +98,8 @@ class OrderDetailView(QWidget):
         self.moves = RecordTableModel(reassignment_columns(now), lambda r: (r.at, r.from_shopfloor), self)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("orderDetailTabs")
-        self.tabs.addTab(_table("orderShares", self.shares, {"shopfloor": 85, "quantity": 65, "produced": 80,
-                                                              "defective": 80, "status": 100}), "Shares")  # fmt: skip
+        self.tabs.addTab(_table("orderShares", self.shares, {"shopfloor": 88, "quantity": 58, "produced": 80,
+                                                              "defective": 72, "status": 135}), "Shares")  # fmt: skip
         self.tabs.addTab(_table("orderReports", self.reports, {"received": 100, "shopfloor": 100, "produced": 90}),
                          "Reports")
         self.moves_table = _table("orderMoves", self.moves, {"at": 60, "from": 70, "quantity": 60, "to": 140,

@@ -73,7 +73,7 @@ class MaterialsView(QWidget):
         self.setObjectName("orderMaterials")
         self.model: RecordTableModel[Row] = RecordTableModel(material_columns(), lambda r: r[0].name, self)
         self.table: QTableView = report_table("materialsTable", sort_proxy(self.model, self.model), 0,
-                                              {0: 130, 1: 150, 2: 105, 3: 95, 4: 105})  # fmt: skip
+                                              {0: 125, 1: 180, 2: 105, 3: 95, 4: 105})  # fmt: skip
         self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.table.verticalHeader().setDefaultSectionSize(28)
         self.summary = QLabel("")

@@ -53,7 +53,7 @@ STATUS_FILTERS: tuple[tuple[str, frozenset[OrderStatus] | None], ...] = (
     *((status_text(s), frozenset({s})) for s in OrderStatus),
 )  # fmt: skip
 MOVABLE = OPEN
-SIDE_MIN_W = 560  # the detail's share columns and tab titles whole beside the whole table at 1600 px
+SIDE_MIN_W = 575  # the detail's share columns and tab titles whole beside the whole table at 1600 px
 
 
 def stylesheet(p: theme.Palette) -> str:
@@ -115,8 +115,8 @@ class OrdersPane(PollingPane):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for name, width in (("job", 180), ("product", 120), ("quantity", 75), ("produced", 125), ("status", 120),
-                            ("priority", 50), ("due", 110), ("finish", 105), ("late", 120)):  # fmt: skip
+        for name, width in (("job", 200), ("product", 115), ("quantity", 75), ("produced", 125), ("status", 115),
+                            ("priority", 50), ("due", 110), ("finish", 100), ("late", 110)):  # fmt: skip
             self.table.setColumnWidth(self.model.col[name], width)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_select())
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -135,7 +135,7 @@ class OrdersPane(PollingPane):
         splitter.addWidget(self.side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
-        splitter.setSizes([1040, SIDE_MIN_W])
+        splitter.setSizes([1025, SIDE_MIN_W])
         splitter.setChildrenCollapsible(False)
 
         self.actions: dict[str, QAction] = {}
