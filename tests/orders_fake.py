@@ -83,13 +83,22 @@ class FakeOrders:
         return self.orders[i]
 
     async def create_order(self, product: str, quantity: int, material: str, due: datetime,
-                           priority: int = 3) -> Order:  # fmt: skip
-        self._command("create_order", product, quantity, material, due, priority)
+                           priority: int = 3, material_per_unit: float = 1.0) -> Order:  # fmt: skip
+        self._command("create_order", product, quantity, material, due, priority, material_per_unit)
         n = len(self.orders) + 1
         o = Order(f"ORD-20240506-{n:04d}", f"JO-20240506-{n:04d}", product, quantity, material, due,
-                  priority, OrderStatus.PLANNED, self.now, "pia")  # fmt: skip
+                  priority, OrderStatus.PLANNED, self.now, "pia", material_per_unit=material_per_unit)  # fmt: skip
         self.orders.append(o)
         return o
+
+    async def receive_material(self, name: str, quantity: float, unit: str = "unit") -> Material:
+        self._command("receive_material", name, quantity, unit)
+        i = next((i for i, m in enumerate(self.materials) if m.name == name), None)
+        if i is None:
+            self.materials.append(Material(name, quantity, 0.0, unit))
+            return self.materials[-1]
+        self.materials[i] = dataclasses.replace(self.materials[i], on_hand=self.materials[i].on_hand + quantity)
+        return self.materials[i]
 
     async def release_order(self, order_id: str) -> Order:
         self._command("release_order", order_id)
@@ -171,7 +180,7 @@ def plant(now: datetime = NOW) -> FakeOrders:
                   now - timedelta(seconds=20)),
         Shopfloor("sf2", 250.0, True, ShopfloorHealth.LATE, now - timedelta(seconds=7), "producing", 1430,
                   now - timedelta(minutes=1)),
-        Shopfloor("sf3", 300.0, True, ShopfloorHealth.OFFLINE, now - timedelta(minutes=31), "", 0,
+        Shopfloor("sf3", 300.0, True, ShopfloorHealth.OFFLINE, now - timedelta(minutes=31), "producing", 0,
                   now - timedelta(minutes=40)),
         Shopfloor("sf4", 200.0, False, ShopfloorHealth.UNKNOWN, None, "", 0, None),
     ]  # fmt: skip

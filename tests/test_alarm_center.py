@@ -210,6 +210,21 @@ def test_ack_all_or_none(engine):
     ]
 
 
+def test_the_active_list_is_built_once_per_change_and_new_after_one():
+    center = AlarmCenter(DEFS, None, "ws-a")
+    assert center.active() == ()
+    center.consume([tv(85.0)])
+    first = center.active()
+    assert [s.alarm_id for s in first] == ["reactor.temp.hi"]
+    center.consume([tv(86.0)])  # no alarm changed: the alarm pane and the banner share one list
+    assert center.active() is first
+    center.consume([tv(95.0)])
+    assert [s.alarm_id for s in center.active()] == ["reactor.temp.hihi", "reactor.temp.hi"]
+    center.engine.ack("reactor.temp.hi", "olga")
+    center.version += 1  # as a change through the center does
+    assert [s.state for s in center.active()] == [AlarmState.UNACK, AlarmState.ACKED]
+
+
 def test_a_command_without_a_database_is_refused_and_not_applied():
     center = AlarmCenter(DEFS, None, "ws-a")
     center.consume([tv(95.0)])

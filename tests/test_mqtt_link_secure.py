@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
-import os
 import subprocess
 from pathlib import Path
 
@@ -35,9 +34,7 @@ class ConfiguredMosquitto(Broker):
     def _command(self) -> list[str]:
         command = super()._command()
         conf = self.workdir / "mosquitto.conf"
-        # As root Mosquitto drops to the user mosquitto, which cannot read the test's private tmp folder.
-        run_as = "user root\n" if os.geteuid() == 0 else ""
-        conf.write_text(conf.read_text() + run_as + self.extra)  # after the listener line: that listener's settings
+        conf.write_text(conf.read_text() + self.extra)  # after the listener line: that listener's settings
         return command
 
 

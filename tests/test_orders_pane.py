@@ -1,4 +1,5 @@
-"""The Orders pane over a fake OrdersSource: the rows as shown, the New order dialog, release, cancel, move, permissions."""
+"""The Orders pane over a fake OrdersSource (unit tests of the pane): the rows as shown, the New order dialog's
+checks, release, cancel, move, permissions. The pane on the real service: tests/test_orders_pane_service.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from datetime import timedelta, timezone
 
 import pytest
 from PySide6.QtCore import QDateTime, Qt
-from PySide6.QtWidgets import QDialog
 
 from hmi.domain.orders import OrderStatus
 from hmi.ui.order_dialogs import NewOrderDialog
@@ -46,7 +46,7 @@ def test_rows_show_progress_status_and_lateness(qtbot, qasync_loop, fake):
     assert late["status"] == "in progress"
     assert late["late"] == "◷ +2 h 10 min"
     on_time = pane.row_texts("ORD-20240506-0001")
-    assert (on_time["quantity"], on_time["defective"], on_time["late"]) == ("3,000", "31", "")
+    assert (on_time["quantity"], on_time["late"]) == ("3,000", "")
     # open orders by default; the short and the completed one under 'every order', the short one with its shape
     assert {o.order_id for o in pane.visible_orders()} == {f"ORD-20240506-000{n}" for n in (1, 2, 3, 4)}
     pane.set_filter("every order")
@@ -66,6 +66,10 @@ def test_detail_shows_shares_reports_and_the_reassignment_with_its_reason(qtbot,
     assert d.moves.text(0, "reason") == "sf3 offline: no heartbeat for 10 s"
     assert d.moves.text(0, "to") == "sf2 600"
     assert d.tabs.tabText(2) == "▲ Reassignments (1)"
+    assert d.title.text().splitlines()[1].startswith("1,240 of 3,000 made, 31 rejected · in progress")
+    hhmm = lambda h: (NOW + timedelta(hours=h)).astimezone().strftime("%H:%M")  # noqa: E731
+    assert d.shares.text(0, "when") == f"{hhmm(-2)} → {hhmm(2)}"  # running: expected start → finish
+    assert d.shares.text(2, "when") == "—"  # withdrawn, no finish recorded: it will not run
 
 
 def open_new(pane: OrdersPane, loop) -> NewOrderDialog:
@@ -93,7 +97,7 @@ def test_create_dialog_validates_then_creates_with_the_values_entered(qtbot, qas
     dialog.due.setDateTime(QDateTime.fromSecsSinceEpoch(int(due.timestamp())))
     dialog.ok_button.click()
     until(qasync_loop, lambda: pane.dialog is None, "the dialog closed")
-    assert fake.calls[-1] == ("create_order", ("flange-E", 2500, "alu", due.astimezone(timezone.utc), 2))
+    assert fake.calls[-1] == ("create_order", ("flange-E", 2500, "alu", due.astimezone(timezone.utc), 2, 1.0))
     until(qasync_loop, lambda: pane.selected_id() == "ORD-20240506-0007", "the new order selected")
     assert pane.row_texts("ORD-20240506-0007")["status"] == "planned"
     assert pane.message.text() == "✔ Created JO-20240506-0007: 2,500 × flange-E (planned)"
@@ -141,16 +145,6 @@ def test_release_and_cancel_with_a_reason_as_the_planner(qtbot, qasync_loop, fak
     until(qasync_loop, lambda: fake.calls[-1][0] == "cancel_order", "cancelled")
     assert fake.calls[-1] == ("cancel_order", ("ORD-20240506-0004", "customer withdrew"))
     until(qasync_loop, lambda: pane.message.text() == "✔ Cancelled JO-20240506-0004", "the outcome")
-
-
-def test_a_refused_command_is_said_in_the_pane(qtbot, qasync_loop, fake):
-    pane = make(qtbot, qasync_loop, fake)
-    pane.select("ORD-20240506-0004")
-    fake.refuse = "material steel short by 1,200 kg"
-    pane.buttons["release"].click()
-    until(qasync_loop, lambda: "Not done" in pane.message.text(), "the refusal")
-    assert pane.message.text() == "▲ Not done: material steel short by 1,200 kg"
-    assert pane.row_texts("ORD-20240506-0004")["status"] == "planned"
 
 
 def test_move_up_sends_a_negative_step(qtbot, qasync_loop, fake):

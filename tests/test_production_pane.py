@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from PySide6.QtCore import Qt
 
 from hmi.domain.orders import ProductionRow
 from hmi.ui.panes.production import ProductionPane
@@ -32,3 +34,12 @@ def test_rows_formatted_and_the_last_8_h_by_shopfloor_by_default(qtbot, qasync_l
     pane.by_box.setCurrentIndex(pane.by_box.findData("order"))
     until(qasync_loop, lambda: m.row_of("ORD-20240506-0001") is not None, "the rows by order")
     assert fake.calls[-1][1][2] == "order"
+    assert m.text(m.row_of("ORD-20240506-0001"), "key") == "JO-20240506-0001"  # the job number the floor knows
+    assert m.headerData(0, Qt.Orientation.Horizontal) == "Job"
+
+    pane.by_box.setCurrentIndex(pane.by_box.findData("hour"))
+    until(qasync_loop, lambda: m.row_of("2024-05-06T02:00:00+00:00") is not None, "the rows by hour")
+    hour = "2024-05-06T02:00:00+00:00"
+    assert m.text(m.row_of(hour), "key").endswith(datetime.fromisoformat(hour).astimezone().strftime("%H:%M"))
+    assert m.headerData(0, Qt.Orientation.Horizontal) == "Hour"
+    assert pane.total.text().startswith("last 8 h: 2,960 good of 3,200 planned")  # 8 hours of 400

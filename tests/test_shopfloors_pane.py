@@ -28,7 +28,9 @@ def test_tiles_say_health_heartbeat_capacity_load_and_last_report(qtbot, qasync_
     assert sf3.text("heartbeat") == "31 min ago"
     assert sf4.text("heartbeat") == "never"
     assert sf1.text("capacity") == "400 units/h"
-    assert sf1.text("load") == "1,830 units · 4 h 34 min"
+    assert (sf1.text("load"), sf1.text("busy")) == ("1,830 units", "4 h 34 min")
+    assert sf4.text("busy") == "—"
+    assert (sf1.text("activity"), sf3.text("activity")) == ("producing", "— (was producing)")
     assert sf4.text("dispatch") == "▲ OUT of dispatch"
     assert sf4.text("report") == "none yet"
     assert pane.summary.text().endswith("400 units/h online in dispatch")

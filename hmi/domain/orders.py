@@ -396,6 +396,15 @@ def split_by_capacity(quantity: int, shopfloors: Sequence[tuple[str, float, floa
     return [(usable[i][0], units[i]) for i in range(len(usable)) if units[i] > 0]
 
 
+def planned_demand(orders: Sequence[Order]) -> dict[str, float]:
+    """Per material, what the planned (not yet released) orders will reserve when they are released."""
+    demand: dict[str, float] = {}
+    for o in orders:
+        if o.status is OrderStatus.PLANNED:
+            demand[o.material] = demand.get(o.material, 0.0) + o.quantity * o.material_per_unit
+    return demand
+
+
 def heartbeat_health(last: datetime | None, now: datetime, late_after_s: float, offline_after_s: float,
                      link_up: bool = True) -> ShopfloorHealth:  # fmt: skip
     """A shopfloor's health from its last heartbeat's age; UNKNOWN before the first or while our link is down."""

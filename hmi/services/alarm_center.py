@@ -140,6 +140,7 @@ class AlarmCenter:
         self._listeners: list[Listener] = []
         self._journaled: list[Listener] = []
         self.version = 0  # bumped on every change a view would show
+        self._active: tuple[int, tuple[AlarmStatus, ...]] = (-1, ())  # (version, active() at that version)
 
     @classmethod
     def for_commands(
@@ -191,9 +192,14 @@ class AlarmCenter:
 
     # ----- views ----------------------------------------------------------------------------------
 
-    def active(self) -> list[AlarmStatus]:
-        """Every alarm not NORMAL, by priority then newest."""
-        return self.engine.active()
+    def active(self) -> tuple[AlarmStatus, ...]:
+        """Every alarm not NORMAL, by priority then newest: one tuple per ``version``, shared by the views.
+
+        Its values are those of the moment the list was first asked for after a change.
+        """
+        if self._active[0] != self.version:
+            self._active = (self.version, tuple(self.engine.active()))
+        return self._active[1]
 
     def snapshot(self) -> dict[str, AlarmSnapshot]:
         """The state of every alarm that is not NORMAL (what a command is checked against)."""

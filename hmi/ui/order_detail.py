@@ -8,10 +8,10 @@ from datetime import datetime
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableView, QTabWidget, QVBoxLayout, QWidget
 
-from hmi.domain.orders import FINISHED, OrderDetail, Reassignment, Share
+from hmi.domain.orders import FINISHED, UNFINISHED_SHARES, OrderDetail, Reassignment, Share
 from hmi.ui import theme
 from hmi.ui.order_model import Column, RecordTableModel
-from hmi.ui.order_text import ABNORMAL_SHARE, late_text, share_text, status_text, units, when_text
+from hmi.ui.order_text import ABNORMAL_SHARE, NONE_TEXT, late_text, share_text, status_text, units, when_text
 from hmi.ui.report_widgets import report_table
 from hmi.ui.table_sorting import sort_proxy
 
@@ -20,20 +20,29 @@ NOTHING = "Select an order to see its shares, reports and reassignments."
 
 
 def share_columns(now: Callable[[], datetime]) -> tuple[Column[Share], ...]:
-    """Shopfloor, quantity, produced, status, expected start and finish of each share."""
+    """Shopfloor, quantity, produced, rejected, status, and when it is expected to run (or when it finished)."""
     return (
         Column("shopfloor", "Shopfloor", lambda s: s.shopfloor_id),
         Column("quantity", "Qty", lambda s: units(s.quantity), lambda s: s.quantity, right=True),
         Column("produced", "Produced", lambda s: units(s.produced), lambda s: s.produced, right=True),
-        Column("defective", "Defective", lambda s: units(s.defective), lambda s: s.defective, right=True),
+        Column("defective", "Rejected", lambda s: units(s.defective), lambda s: s.defective, right=True),
         Column("status", "Status", lambda s: share_text(s.status), lambda s: s.status.value,
                abnormal=lambda s: theme.WARNING if s.status in ABNORMAL_SHARE else None),
-        Column("start", "Expected start", lambda s: when_text(s.expected_start, now()),
-               lambda s: s.expected_start.timestamp() if s.expected_start else 0.0),
-        Column("finish", "Expected finish", lambda s: when_text(s.expected_finish or s.finished_at, now()),
-               lambda s: (s.expected_finish or s.finished_at).timestamp() if (s.expected_finish or s.finished_at)
-               else 0.0),
+        Column("when", "Expected", lambda s: share_when(s, now()),
+               lambda s: s.expected_start.timestamp() if s.expected_start else 0.0,
+               tip=lambda s: "expected start → expected finish" if s.expected_start else None),
     )  # fmt: skip
+
+
+def share_when(s: Share, now: datetime) -> str:
+    """'19:00 → 20:21' while queued or running; 'done 17:40', 'withdrawn 17:52' once over; '—' when not planned."""
+    if s.status not in UNFINISHED_SHARES:
+        if s.finished_at is None:
+            return NONE_TEXT
+        return f"{share_text(s.status).split()[-1]} {when_text(s.finished_at, now)}"
+    if s.expected_start is None and s.expected_finish is None:
+        return NONE_TEXT
+    return f"{when_text(s.expected_start, now)} → {when_text(s.expected_finish, now)}"
 
 
 def report_columns(now: Callable[[], datetime]) -> tuple[Column[Report], ...]:
@@ -52,14 +61,14 @@ def moved_to(r: Reassignment) -> str:
 
 
 def reassignment_columns(now: Callable[[], datetime]) -> tuple[Column[Reassignment], ...]:
-    """When, from where, how much, to where, why, by whom."""
+    """When, from where, how much, to where, by whom, why (last: it wraps)."""
     return (
         Column("at", "When", lambda r: when_text(r.at, now()), lambda r: r.at.timestamp()),
         Column("from", "From", lambda r: f"{theme.SHAPE_WARNING} {r.from_shopfloor}"),
         Column("quantity", "Units", lambda r: units(r.quantity), lambda r: r.quantity, right=True),
-        Column("to", "To", moved_to),
-        Column("reason", "Reason", lambda r: r.reason, tip=lambda r: r.reason),
+        Column("to", "To", moved_to, tip=moved_to),
         Column("by", "By", lambda r: r.by),
+        Column("reason", "Reason", lambda r: r.reason, tip=lambda r: r.reason),
     )
 
 
@@ -89,13 +98,14 @@ class OrderDetailView(QWidget):
         self.moves = RecordTableModel(reassignment_columns(now), lambda r: (r.at, r.from_shopfloor), self)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("orderDetailTabs")
-        self.tabs.addTab(_table("orderShares", self.shares, {"shopfloor": 95, "quantity": 65, "produced": 85,
-                                                              "defective": 85, "status": 115, "start": 110}),
-                         "Shares")  # fmt: skip
+        self.tabs.addTab(_table("orderShares", self.shares, {"shopfloor": 88, "quantity": 58, "produced": 80,
+                                                              "defective": 72, "status": 135}), "Shares")  # fmt: skip
         self.tabs.addTab(_table("orderReports", self.reports, {"received": 100, "shopfloor": 100, "produced": 90}),
                          "Reports")
-        self.tabs.addTab(_table("orderMoves", self.moves, {"at": 75, "from": 80, "quantity": 60, "to": 110,
-                                                            "reason": 250}), "Reassignments")  # fmt: skip
+        self.moves_table = _table("orderMoves", self.moves, {"at": 60, "from": 70, "quantity": 60, "to": 140,
+                                                             "by": 70})  # fmt: skip
+        self.moves_table.setWordWrap(True)  # the reason, whole, over two lines
+        self.tabs.addTab(self.moves_table, "Reassignments")
         v = QVBoxLayout(self)
         v.setContentsMargins(4, 0, 0, 0)
         v.addWidget(self.title)
@@ -114,13 +124,15 @@ class OrderDetailView(QWidget):
         o = d.order
         self.order_id = o.order_id
         late = late_text(o.late_by_s)
-        line = f"{units(o.produced)} of {units(o.quantity)} made · {status_text(o.status)} · due {when_text(o.due, self._now())}"
+        line = (f"{units(o.produced)} of {units(o.quantity)} made, {units(o.defective)} rejected · "
+                f"{status_text(o.status)} · due {when_text(o.due, self._now())}")  # fmt: skip
         if late and o.status not in FINISHED:
             line += f" · LATE {late}"
         self.title.setText(f"{o.job_number} · {o.product} · {o.material}\n{line}")
         self.shares.set_rows(list(o.shares))
         self.reports.set_rows(list(d.reports))
         self.moves.set_rows(list(d.reassignments))
+        self.moves_table.resizeRowsToContents()
         self._name_tabs()
 
     def _name_tabs(self) -> None:

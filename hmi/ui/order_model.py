@@ -72,6 +72,13 @@ class RecordTableModel(QAbstractTableModel, Generic[R]):
         self._rows = new
         self.endResetModel()
 
+    def set_columns(self, columns: Sequence[Column[R]]) -> None:
+        """Show other columns (a regrouped report); the rows stay."""
+        self.beginResetModel()
+        self.columns = tuple(columns)
+        self.col = {c.key: i for i, c in enumerate(self.columns)}
+        self.endResetModel()
+
     def rows(self) -> list[R]:
         """The records shown, in model order."""
         return list(self._rows)
@@ -130,7 +137,8 @@ def _epoch(ts: datetime | None) -> float:
 
 
 def order_columns(now: Callable[[], datetime]) -> tuple[Column[Order], ...]:
-    """The orders table: job, product, quantity, produced, defective, status, due, expected finish, late."""
+    """The orders table: job, product, quantity, produced, status, due, expected finish, late (the rejected units
+    are in the detail, so the table and the detail both fit a 1600 px window)."""
 
     def late_colour(o: Order) -> str | None:
         return theme.ALARM_HIGH if late_text(o.late_by_s) and o.status not in FINISHED else None
@@ -146,7 +154,6 @@ def order_columns(now: Callable[[], datetime]) -> tuple[Column[Order], ...]:
         Column("quantity", "Qty", lambda o: units(o.quantity), lambda o: o.quantity, right=True),
         Column("produced", "Produced", lambda o: f"{units(o.produced)}  {percent(o.progress, 0)}",
                lambda o: o.progress, right=True),
-        Column("defective", "Defective", lambda o: units(o.defective), lambda o: o.defective, right=True),
         Column("status", "Status", lambda o: status_text(o.status), lambda o: STATUS_SORT[o.status],
                abnormal=lambda o: theme.WARNING if o.status is OrderStatus.SHORT else None),
         Column("priority", "Prio", lambda o: str(o.priority), lambda o: o.priority, right=True),

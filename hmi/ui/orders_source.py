@@ -36,7 +36,8 @@ class OrdersSource(Protocol):
     async def list_materials(self) -> list[Material]: ...
     async def production_report(self, start: datetime, end: datetime, by: str = "shopfloor") -> list[ProductionRow]: ...
     async def create_order(self, product: str, quantity: int, material: str, due: datetime,
-                           priority: int = 3) -> Order: ...  # fmt: skip
+                           priority: int = 3, material_per_unit: float = 1.0) -> Order: ...  # fmt: skip
+    async def receive_material(self, name: str, quantity: float, unit: str = "unit") -> Material: ...
     async def release_order(self, order_id: str) -> Order: ...
     async def cancel_order(self, order_id: str, reason: str) -> Order: ...
     async def move_order(self, order_id: str, steps: int) -> Order: ...
@@ -94,9 +95,13 @@ class ServiceOrdersSource:
         return await self._read(lambda s: s.production_report(start, end, by))
 
     async def create_order(self, product: str, quantity: int, material: str, due: datetime,
-                           priority: int = 3) -> Order:  # fmt: skip
+                           priority: int = 3, material_per_unit: float = 1.0) -> Order:  # fmt: skip
         """Create a planned order as the session's user."""
-        return await self._do(lambda s: s.create_order(product, quantity, material, due, priority))
+        return await self._do(lambda s: s.create_order(product, quantity, material, due, priority, material_per_unit))
+
+    async def receive_material(self, name: str, quantity: float, unit: str = "unit") -> Material:
+        """Add received material to what is on hand (a new name is added)."""
+        return await self._do(lambda s: s.receive_material(name, quantity, unit))
 
     async def release_order(self, order_id: str) -> Order:
         """Release an order: reserve its material and split it over the shopfloors."""

@@ -27,6 +27,8 @@ from hmi.ui import theme
 from hmi.ui.order_text import age_text, health_text, span_text, units, when_text
 
 MAX_CAPACITY = 1_000_000.0
+ROWS = (("heartbeat", "Heartbeat"), ("capacity", "Capacity"), ("load", "Load"), ("busy", "Busy for"),
+        ("activity", "Activity"), ("report", "Last report"), ("dispatch", "Dispatch"))  # fmt: skip
 HEALTH_STATE = {ShopfloorHealth.ONLINE: "ok", ShopfloorHealth.LATE: "late", ShopfloorHealth.OFFLINE: "offline",
                 ShopfloorHealth.UNKNOWN: "unknown"}  # fmt: skip
 
@@ -73,9 +75,7 @@ class ShopfloorTile(QFrame):
         head.addStretch(1)
         head.addWidget(self.health)
         grid.addLayout(head, 0, 0, 1, 2)
-        for row, (key, label) in enumerate((("heartbeat", "Heartbeat"), ("capacity", "Capacity"), ("load", "Load"),
-                                            ("activity", "Activity"), ("report", "Last report"),
-                                            ("dispatch", "Dispatch")), start=1):  # fmt: skip
+        for row, (key, label) in enumerate(ROWS, start=1):
             k = QLabel(label)
             k.setProperty("role", "key")
             v = QLabel("")
@@ -98,14 +98,14 @@ class ShopfloorTile(QFrame):
         self.dispatch_box.setObjectName("sfDispatchBox")
         self.dispatch_box.clicked.connect(lambda on: self.dispatch_requested.emit(self.shopfloor_id, bool(on)))
         self.controls = QWidget()
-        h = QHBoxLayout(self.controls)
-        h.setContentsMargins(0, 6, 0, 0)
-        h.addWidget(self.capacity_edit, 1)
-        h.addWidget(QLabel("units/h"))
-        h.addWidget(self.apply_button)
-        h.addSpacing(10)
-        h.addWidget(self.dispatch_box)
-        grid.addWidget(self.controls, 7, 0, 1, 2)
+        c = QGridLayout(self.controls)
+        c.setContentsMargins(0, 6, 0, 0)
+        c.addWidget(self.capacity_edit, 0, 0)
+        c.addWidget(QLabel("units/h"), 0, 1)
+        c.addWidget(self.apply_button, 0, 2)
+        c.addWidget(self.dispatch_box, 1, 0, 1, 3)
+        c.setColumnStretch(0, 1)
+        grid.addWidget(self.controls, len(ROWS) + 1, 0, 1, 2)
         grid.setColumnStretch(1, 1)
         self._edited = False
         self.setMinimumWidth(320)
@@ -134,9 +134,11 @@ class ShopfloorTile(QFrame):
         v = self.values
         v["heartbeat"].setText(age_text(s.last_heartbeat, now))
         v["capacity"].setText(f"{units(s.capacity)} units/h")
-        hours = f" · {span_text(s.load / s.capacity * 3600)}" if s.capacity > 0 and s.load else ""
-        v["load"].setText(f"{units(s.load)} units{hours}")
-        v["activity"].setText(s.activity or "—")
+        v["load"].setText(f"{units(s.load)} units")
+        v["busy"].setText(span_text(s.load / s.capacity * 3600) if s.capacity > 0 and s.load else "—")
+        v["busy"].setToolTip("how long the units assigned and not yet made take at this capacity")
+        heard = s.health in (ShopfloorHealth.ONLINE, ShopfloorHealth.LATE)
+        v["activity"].setText(s.activity if heard and s.activity else f"— (was {s.activity})" if s.activity else "—")
         v["report"].setText(age_text(s.last_report, now) if s.last_report else "none yet")
         v["report"].setToolTip(when_text(s.last_report, now))
         out = not s.in_dispatch

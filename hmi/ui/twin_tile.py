@@ -101,9 +101,12 @@ class TagRow:
             grid.addWidget(self.value, row, 1)
             grid.addWidget(self.unit, row, 2)
         grid.addWidget(self.bar, row, 3)
-        # One status column: the age, or in its place the word of an abnormal state.
-        grid.addWidget(self.flag, row, 4)
+        # One status column: the age, or over it the word of an abnormal state. Both stay shown (showing
+        # or hiding a widget lays the tile out again): the flag, on top, is empty and clear while the
+        # row is normal, and its background covers the age while it has a word.
         grid.addWidget(self.age, row, 4)
+        grid.addWidget(self.flag, row, 4)
+        self.flag.raise_()
         self.bar.setVisible(spec.kind is not TagKind.DISCRETE)
         # A setpoint's name is its button: "setpoint…" opens the setpoint dialog for those who may
         # write setpoints (enabled by the pane on every change of session; the service checks again).
@@ -124,11 +127,6 @@ class TagRow:
         self.value.setText(self.display.value_text)
         self._apply_state()
         self._set_tooltip()
-
-    def _set_visibility(self) -> None:
-        flagged = bool(self.flag.text())
-        self.flag.setVisible(flagged)
-        self.age.setVisible(not flagged)
 
     def fix_widths(self, status_font: QFont) -> None:
         """Fixed widths for the changing labels, so a new text never re-lays out the tile.
@@ -154,9 +152,12 @@ class TagRow:
         height = self.value.sizeHint().height()
         self.value.setFixedSize(max(fm.horizontalAdvance(s) for s in samples) + 4, height)
         fm = QFontMetrics(status_font)
-        self.flag.setMinimumWidth(max(fm.horizontalAdvance(s) for s in ("▲ HIGH", "✖ BAD", "? UNCERT", f"{theme.SHAPE_STALE} 59 min")) + 4)
-        # The age (changing every second) has no background: as tall as the value, it looks the same.
-        self.age.setFixedSize(self.flag.minimumWidth(), height)
+        words = ("▲ HIGH", "✖ BAD", "? UNCERT", f"{theme.SHAPE_STALE} 59 min")
+        width = max(fm.horizontalAdvance(s) for s in words) + 8  # the flag's padding: 4 px a side
+        # The flag and the age share the status cell, both of fixed size: a row turning out of band
+        # changes a text and a colour, never the tile's layout.
+        self.flag.setFixedSize(width, min(height, fm.height() + 4))  # its padding: 1 px above and below
+        self.age.setFixedSize(width, height)
 
     def _set_value_text(self, text: str) -> None:
         fm = self._value_metrics
@@ -242,9 +243,9 @@ class TagRow:
         if flag != self._shown_flag:
             self._shown_flag = flag
             self.flag.setText(flag)
-            self._set_visibility()
         state = self.state.value
-        _repolish(self.value, state=state, struck=d.struck)
+        # The value looks different only while waiting or struck: a row turning out of band does not restyle it.
+        _repolish(self.value, state="waiting" if self.state is RowState.WAITING else "live", struck=d.struck)
         _repolish(self.flag, state=state if flag else "")
         self.bar.set_state(d.position, d.state is RowState.OUT_OF_BAND, d.state is RowState.BAD, hollow=self.stale)
 

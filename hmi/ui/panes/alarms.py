@@ -46,7 +46,6 @@ from hmi.ui.alarm_dialogs import CommentDialog, ShelveDialog
 from hmi.ui.alarm_model import (
     ANNUNCIATED,
     COL,
-    HIDDEN,
     UNACKED,
     AlarmFilterProxy,
     AlarmLabels,

@@ -1,5 +1,6 @@
-"""Orders pane: the production orders with status and progress, a New order dialog, release, cancel, move,
-and the selected order's shares, reports and reassignments beside the table.
+"""Orders pane: the production orders with status and progress, a New order dialog, release, cancel, move;
+beside the table the selected order's shares, reports and reassignments, and a Materials tab (on hand,
+reserved, available, the short ones marked) with Receive material.
 
 Reads go through the OrdersSource every POLL_MS while the pane is on screen and at once after a
 command; commands run as the session's user, enabled by the permission matrix (the service checks
@@ -24,18 +25,20 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from hmi.domain.orders import FINISHED, Order, OrderStatus
+from hmi.domain.orders import FINISHED, Material, Order, OrderStatus, planned_demand
 from hmi.domain.permissions import Action
 from hmi.ui import theme
 from hmi.ui.alarm_dialogs import CommentDialog
 from hmi.ui.context import AppContext
 from hmi.ui.dialog_tasks import open_dialog
 from hmi.ui.order_detail import OrderDetailView
-from hmi.ui.order_dialogs import NewOrder, NewOrderDialog
+from hmi.ui.order_dialogs import NewOrder, NewOrderDialog, Receipt, ReceiveMaterialDialog
+from hmi.ui.order_materials import MaterialsView
 from hmi.ui.order_model import OrderFilterProxy, ProgressDelegate, RecordTableModel, order_columns
 from hmi.ui.order_polling import PollingPane, message_style, utc_now
 from hmi.ui.order_text import late_text, status_text, units
@@ -50,6 +53,7 @@ STATUS_FILTERS: tuple[tuple[str, frozenset[OrderStatus] | None], ...] = (
     *((status_text(s), frozenset({s})) for s in OrderStatus),
 )  # fmt: skip
 MOVABLE = OPEN
+SIDE_MIN_W = 575  # the detail's share columns and tab titles whole beside the whole table at 1600 px
 
 
 def stylesheet(p: theme.Palette) -> str:
@@ -111,21 +115,27 @@ class OrdersPane(PollingPane):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for name, width in (("job", 205), ("product", 120), ("quantity", 75), ("produced", 135),
-                            ("defective", 95), ("status", 125), ("priority", 55), ("due", 110),
-                            ("finish", 120), ("late", 165)):  # fmt: skip
+        for name, width in (("job", 200), ("product", 115), ("quantity", 75), ("produced", 125), ("status", 115),
+                            ("priority", 50), ("due", 110), ("finish", 100), ("late", 110)):  # fmt: skip
             self.table.setColumnWidth(self.model.col[name], width)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._on_select())
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
 
         self.detail = OrderDetailView(self.now)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.materials = MaterialsView()
+        self.materials.receive_button.clicked.connect(lambda: self._spawn(self.receive()))
+        self.side = QTabWidget()
+        self.side.setObjectName("ordersSide")
+        self.side.addTab(self.detail, "Selected order")
+        self.side.addTab(self.materials, "Materials")
+        self.side.setMinimumWidth(SIDE_MIN_W)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
-        splitter.addWidget(self.detail)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([1230, 370])
+        splitter.addWidget(self.side)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([1025, SIDE_MIN_W])
         splitter.setChildrenCollapsible(False)
 
         self.actions: dict[str, QAction] = {}
@@ -167,6 +177,8 @@ class OrdersPane(PollingPane):
     async def load(self) -> None:
         """Read every order (the filter is applied here, so counting stays honest) and the selected one's detail."""
         orders = await self.source.list_orders(None)
+        materials = await self.source.list_materials()
+        self._show_materials(materials, orders)
         keep = self.selected_id()
         self.model.set_rows(orders)
         if keep is not None and self.selected_id() != keep:
@@ -180,6 +192,10 @@ class OrdersPane(PollingPane):
                 self.detail.show_detail(detail)
         else:
             self.detail.clear()
+
+    def _show_materials(self, materials: list[Material], orders: list[Order]) -> None:
+        short = self.materials.show_materials(materials, planned_demand(orders))
+        self.side.setTabText(1, f"{theme.SHAPE_WARNING} Materials ({short} short)" if short else "Materials")
 
     def _show_count(self) -> None:
         rows = self.model.rows()
@@ -241,8 +257,9 @@ class OrdersPane(PollingPane):
 
     # --- commands: enabling ------------------------------------------------------------------------
 
-    def _why_not(self, action: Action) -> str:
-        rule = f"{who_may(action)} may {action.value.replace('_order', '').replace('_', ' ')} orders"
+    def _why_not(self, action: Action, doing: str = "") -> str:
+        doing = doing or f"{action.value.replace('_order', '').replace('_', ' ')} orders"
+        rule = f"{who_may(action)} may {doing}"
         user = self.ctx.session.user
         if user is None or self.ctx.session.locked:
             return f"{rule}: log in first"
@@ -268,6 +285,10 @@ class OrdersPane(PollingPane):
             for w in (self.actions[key], self.buttons[key]):
                 w.setEnabled(enabled and self.has_data)
                 w.setToolTip(tip)
+        receive = self.ctx.may(Action.RELEASE_ORDER)
+        self.materials.receive_button.setEnabled(receive and self.has_data)
+        self.materials.receive_button.setToolTip("Add material that arrived to what is on hand" if receive
+                                                 else self._why_not(Action.RELEASE_ORDER, "receive material"))
 
     def _context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
@@ -294,7 +315,8 @@ class OrdersPane(PollingPane):
             materials = []
 
         async def submit(v: NewOrder) -> Order:
-            return await self.source.create_order(v.product, v.quantity, v.material, v.due, v.priority)
+            return await self.source.create_order(v.product, v.quantity, v.material, v.due, v.priority,
+                                                  v.material_per_unit)
 
         dialog = NewOrderDialog(materials, submit, self.now, self)
         self.dialog = dialog
@@ -309,6 +331,30 @@ class OrdersPane(PollingPane):
         self.say(f"✔ Created {order.job_number}: {units(order.quantity)} × {order.product} (planned)")
         await self._read_and_select(order.order_id)
         return order
+
+    async def receive(self) -> Material | None:
+        """Open the Receive material dialog (on the material selected in the Materials tab); what it received."""
+        rows = self.materials.model.rows()
+        picked = self.materials.table.selectionModel().selectedRows()
+        name = self.materials.table.model().index(picked[0].row(), 0).data() if picked else ""
+
+        async def submit(r: Receipt) -> Material:
+            return await self.source.receive_material(r.name, r.quantity, r.unit)
+
+        dialog = ReceiveMaterialDialog([m for m, _ in rows], submit, self, name=name)
+        self.dialog = dialog
+        try:
+            code = await open_dialog(dialog)
+        finally:
+            self.dialog = None
+            dialog.deleteLater()
+        m = dialog.result_value
+        if code != QDialog.DialogCode.Accepted or not isinstance(m, Material):
+            return None
+        got = dialog.values()
+        self.say(f"✔ Received {units(got.quantity)} {m.unit} of {m.name}: {units(m.available)} {m.unit} available")
+        await self.read_fresh()
+        return m
 
     async def _read_and_select(self, order_id: str) -> None:
         await self.read_fresh()
