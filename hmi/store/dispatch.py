@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from hmi.domain.orders import ShopfloorHealth
-from hmi.store.orders import (  # noqa: F401 - the dispatcher's store is this module
+from hmi.store.orders import (  # the dispatcher's store is this module: these are part of it
     answer_hello,
     apply_ack,
     apply_report,
@@ -27,6 +27,12 @@ from hmi.store.orders import (  # noqa: F401 - the dispatcher's store is this mo
     record_heartbeat,
 )
 from hmi.store.schema import outbox, shopfloors
+
+__all__ = [
+    "answer_hello", "apply_ack", "apply_report", "count_invalid", "dispatch_queued", "ensure_shopfloors",
+    "last_heartbeats", "mark_sent", "outbox_due", "outbox_pending", "reassign_offline", "record_heartbeat",
+    "save_health",
+]  # fmt: skip
 
 
 def last_heartbeats(conn: Connection) -> dict[str, datetime | None]:
