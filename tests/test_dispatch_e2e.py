@@ -404,6 +404,9 @@ def test_bad_messages_are_counted_and_change_no_order(mosquitto, plant_factory, 
     for payload in bad:
         floor.publish("reports", payload)
     line = plant.hmi.wait_for(lambda s: "invalid 5 " in s.text, 20, "5 invalid messages counted").text
+    # The refused report is acknowledged all the same (it can never apply); the garbage is not.
+    wait_until(lambda: f"{instruction.msgId}/2" in floor.acks, 10, "the ack of the refused report")
+    assert floor.acks == {f"{instruction.msgId}/1", f"{instruction.msgId}/2"}
     assert "applied 1 " in line
     def state(order):  # what the messages could change (the expected times move with the clock)
         shares = [(s.instruction_id, s.quantity, s.status, s.produced, s.defective) for s in order.shares]

@@ -331,6 +331,10 @@ class Dispatcher:
             raise  # the whole batch waits: nothing of it is confirmed
         except REFUSED as error:
             reason = str(error)
+            # Refused for good (it names no instruction of ours, or contradicts it): acknowledged all the
+            # same, or the shopfloor would send it again every few seconds for ever, counted each time.
+            if isinstance(message, Report):
+                result.acks.append((sender, message.msgId))
         except Exception as error:  # a bug must not undo the batch's other messages
             log.exception("dispatch: a %s message from %s could not be applied", message.TYPE, sender)
             reason = f"{message.TYPE} message could not be applied ({type(error).__name__})"
