@@ -79,6 +79,7 @@ def run_gui(
     prepare_users: Callable[[Engine], None] | None = None,
     login_as: Callable[[], tuple[str, str]] | None = None,
     migrate: bool = False,
+    after_first_value: Callable[[], None] | None = None,
 ) -> int:
     """Open the main window on a plant and run until it is closed (or ``run_for`` elapses); the exit code.
 
@@ -94,6 +95,9 @@ def run_gui(
     The database may be down, locked or without the schema: the window opens all the same, the
     status bar says why the history is not written, and samples are spooled until it can be. Only
     with ``migrate`` (the demo, which owns its database) is the schema created or migrated here.
+
+    ``after_first_value()`` runs on the GUI thread once the first live value is on screen: the demo
+    starts its shopfloors there, so they do not slow the window's start-up.
     """
     import qasync
 
@@ -111,7 +115,7 @@ def run_gui(
         with loop:
             return loop.run_until_complete(
                 _run(config, url, list(panes), screenshot, run_for, title_suffix, on_window, before_start,
-                     list(initial_trends), _Users(idle_lock_s, greet, prepare_users, login_as))
+                     list(initial_trends), _Users(idle_lock_s, greet, prepare_users, login_as), after_first_value)
             )
     finally:
         asyncio.set_event_loop(None)
@@ -149,6 +153,7 @@ async def _run(
     before_start: Callable[[], None] | None,
     initial_trends: list[str],
     users: _Users | None = None,
+    after_first_value: Callable[[], None] | None = None,
 ) -> int:
     users = users or _Users()
     workstation = workstation_name()
@@ -158,7 +163,7 @@ async def _run(
     engine = make_engine(url, check=False, settings=config.database)
     ctx = AppContext(
         runtime.plant, runtime.bus, url,
-        links=lambda: tuple(s.status for s in runtime.sources),
+        links=runtime.links,
         historian=runtime.writer.stats,
         session=session,
         commands=CommandService(engine, session.actor, workstation),
@@ -170,7 +175,7 @@ async def _run(
     window.closed.connect(closed.set)
     result = {"code": 0}
     restore_signals = _close_on_signals(window)
-    _report_first_value(ctx, window)
+    _report_first_value(ctx, window, after_first_value)
     started = False
     greeting: asyncio.Task[None] | None = None
     try:
@@ -279,8 +284,9 @@ def _grab_with_dialogs(window: MainWindow) -> QPixmap:
     return picture
 
 
-def _report_first_value(ctx: AppContext, window: MainWindow) -> None:
-    """Print once when the first tick with data has been painted (connected after the panes: they go first)."""
+def _report_first_value(ctx: AppContext, window: MainWindow, then: Callable[[], None] | None = None) -> None:
+    """Print once when the first tick with data has been painted (connected after the panes: they go first),
+    then call ``then``."""
 
     def on_tick(changed: set[str]) -> None:
         if not changed:
@@ -288,6 +294,11 @@ def _report_first_value(ctx: AppContext, window: MainWindow) -> None:
         ctx.tick.disconnect(on_tick)
         window.repaint()  # paint now, so the figure includes the panes' drawing of the value
         print(f"hmi: first live value on screen after {process_age():.2f} s", file=sys.stderr, flush=True)
+        if then is not None:
+            try:
+                then()
+            except Exception:  # the window stays up; the log says what did not start
+                log.exception("what was to start after the first live value failed")
 
     ctx.tick.connect(on_tick)
 

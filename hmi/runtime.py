@@ -1,8 +1,10 @@
-"""The running plant connection: tag bus, historian writer, alarm system and one OPC UA source per endpoint.
+"""The running plant connection: tag bus, historian writer, alarm system and one OPC UA source per endpoint,
+and with an ``[mqtt]`` url the MES half: the broker link and the dispatcher (hmi.services.dispatch).
 
 The headless collector and the GUI build the same Runtime; only what watches it differs. The
 sources run on their own acquisition thread; each batch reaches the bus (and through it the
-historian, the trends and the screen) in the thread of the loop that started the runtime.
+historian, the trends and the screen) in the thread of the loop that started the runtime. The broker
+link and the dispatcher run on the acquisition thread too, so shopfloor traffic costs the GUI nothing.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from hmi.config import ConfigError, EndpointConfig, MqttConfig, PlantConfig
 from hmi.domain.alarm_engine import AlarmState
 from hmi.domain.anomaly import AnomalyDetector
+from hmi.domain.dispatch import DispatchStats
 from hmi.domain.plant import Plant, TagKind
 from hmi.domain.setpoints import SetpointWriteError
 from hmi.domain.tag_bus import TagBus
@@ -29,6 +33,10 @@ from hmi.services.alarm_mail import AlarmMailer
 from hmi.services.commands import workstation_name
 from hmi.store.db import make_engine
 from hmi.store.writer import HistorianWriter, WriterStats
+
+if TYPE_CHECKING:
+    from hmi.io.mqtt import MqttLink
+    from hmi.services.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,7 @@ class RuntimeStatus:
     alarms_unacked: tuple[int, int, int, int] | None = None
     alarms_shelved: int = 0
     journal: str = ""
+    orders: DispatchStats | None = None  # the dispatcher's counters, with an [mqtt] url
 
     def with_alarms(self, alarms: AlarmCenter) -> RuntimeStatus:
         """This status with the alarm system's counts and the journal's state (holder or follower, waiting)."""
@@ -70,6 +79,8 @@ class RuntimeStatus:
             f"{self.samples_per_s:.0f} samples/s | stored {h.stored} | backlog {h.spooled_backlog + h.queued} | "
             f"dropped {h.dropped} | db {db} | {links}"
         )
+        if self.orders is not None:
+            text += f" | {self.orders.brief()}"
         if self.alarms_unacked is not None:
             p1, p2, p3, p4 = self.alarms_unacked
             text += (f" | alarms unacked P1 {p1} P2 {p2} P3 {p3} P4 {p4} shelved {self.alarms_shelved}"
@@ -138,6 +149,7 @@ class Runtime:
             max_shelve_s=config.alarms.max_shelve_s,
         )  # fmt: skip
         self.bus.subscribe(self.alarms.consume)
+        self.broker_link, self.dispatcher = self._mes(workstation or workstation_name())
         self.mailer = _mailer(config)
         if self.mailer is not None:
             self.alarms.on_journaled(self.mailer.notify)
@@ -145,6 +157,42 @@ class Runtime:
         self._main_loop: asyncio.AbstractEventLoop | None = None
         self._runs: list[concurrent.futures.Future[None]] = []
         self._rate_mark = (time.monotonic(), 0)
+
+    def _mes(self, workstation: str) -> tuple[MqttLink | None, Dispatcher | None]:
+        """The broker link and the dispatcher of the [mqtt] section, or (None, None) without one."""
+        broker = self.config.broker
+        if broker is None:
+            return None, None
+        from hmi.io.mqtt import MqttLink
+        from hmi.services.dispatch import SUBSCRIPTIONS, Dispatcher
+        from hmi.store import dispatch as dispatch_store
+
+        dispatcher: Dispatcher | None = None
+
+        def deliver(topic: str, payload: bytes) -> None:  # on the acquisition loop
+            assert dispatcher is not None
+            dispatcher.on_message(topic, payload)
+
+        link = MqttLink(broker, deliver, SUBSCRIPTIONS, workstation=workstation, password=broker_password(broker),
+                        name="broker")  # fmt: skip
+        dispatcher = Dispatcher(link, self.db, self.config.shopfloors, dispatch_store, workstation)
+        return link, dispatcher
+
+    async def _start_mes(self) -> None:
+        assert self.broker_link is not None and self.dispatcher is not None
+        await self.dispatcher.start()
+        await self.broker_link.start()
+
+    async def _stop_mes(self) -> None:
+        """The dispatcher first (it applies what is queued and sends the last acks), then the link."""
+        assert self.broker_link is not None and self.dispatcher is not None
+        await self.dispatcher.stop()
+        await self.broker_link.stop()
+
+    def links(self) -> tuple[LinkStatus, ...]:
+        """Every link's state: the PLCs', then the broker's (with an [mqtt] url)."""
+        links = tuple(s.status for s in self.sources)
+        return (*links, self.broker_link.status) if self.broker_link is not None else links
 
     def _hand_over(self, batch: Sequence[TagValue]) -> None:
         """Called on the acquisition thread: publish the batch on the bus, in the main loop's thread."""
@@ -160,10 +208,17 @@ class Runtime:
             self.mailer.start()
         self._acquisition.start()
         self._runs = [self._acquisition.submit(source.run()) for source in self.sources]
+        if self.dispatcher is not None:
+            await asyncio.wrap_future(self._acquisition.submit(self._start_mes()))
 
     async def stop(self) -> None:
         """Disconnect the sources, then flush and close the historian (in an executor)."""
         loop = asyncio.get_running_loop()
+        if self.dispatcher is not None:
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(self._acquisition.submit(self._stop_mes())), 30)
+            except Exception:  # the rest must stop all the same
+                log.exception("the dispatcher and the broker link did not stop cleanly")
         stops = [asyncio.wrap_future(self._acquisition.submit(source.stop())) for source in self.sources]
         if stops:
             await asyncio.gather(*stops, return_exceptions=True)
@@ -231,5 +286,6 @@ class Runtime:
             tags_waiting=max(0, waiting),
             samples_per_s=rate,
             historian=self.writer.stats(),
-            links=tuple(s.status for s in self.sources),
+            links=self.links(),
+            orders=self.dispatcher.stats() if self.dispatcher is not None else None,
         )

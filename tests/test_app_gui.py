@@ -23,6 +23,7 @@ from hmi.ui.pane_registry import PaneSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_URL = re.compile(r"simulated plant at opc\.tcp://127\.0\.0\.1:(\d+)/")
+BROKER_URL = re.compile(r"shopfloors on (mqtt://127\.0\.0\.1:(\d+))")
 DUMMY_PANES = [PaneSpec("overview", "Overview", lambda ctx: QLabel("overview"), Qt.DockWidgetArea.LeftDockWidgetArea)]
 
 
@@ -39,6 +40,15 @@ def port_is_free(port: int) -> bool:
 def sim_processes(port: int) -> list[str]:
     out = subprocess.run(["pgrep", "-af", f"plc_sim --port {port}"], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if line.strip()]
+
+
+def mes_processes(url: str, port: int) -> list[str]:
+    """The demo's embedded broker and its shopfloor-sim, by their command lines."""
+    lines = []
+    for pattern in (f"shopfloor_sim.broker --port {port}", f"shopfloor_sim --broker {url}"):
+        out = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout
+        lines += [line for line in out.splitlines() if line.strip()]
+    return lines
 
 
 class Demo:
@@ -82,6 +92,11 @@ class Demo:
         assert m, self.text
         return int(m.group(1))
 
+    def broker(self) -> tuple[str, int]:
+        m = BROKER_URL.search(self.text)
+        assert m, self.text
+        return m.group(1), int(m.group(2))
+
 
 def assert_screenshot(path: Path) -> None:
     assert path.exists(), "no screenshot"
@@ -95,6 +110,9 @@ def assert_nothing_left(demo: Demo) -> None:
     port = demo.sim_port()
     assert port_is_free(port), f"plc_sim still serves on {port}"
     assert sim_processes(port) == []
+    url, broker_port = demo.broker()
+    assert port_is_free(broker_port), f"the embedded broker still serves on {broker_port}"
+    assert living(mes_processes(url, broker_port)) == []
 
 
 @pytest.mark.slow
@@ -105,6 +123,8 @@ def test_demo_offscreen_screenshot_exits_0_and_leaves_nothing_running(tmp_path):
     code = demo.finish(120)
     assert code == 0, demo.text
     assert "first live value on screen" in demo.text
+    assert "demo orders: released ORD-" in demo.text  # the shopfloors came online and orders flow
+    assert re.search(r"broker=stopped \| orders received \d+ applied [1-9]", demo.text), demo.text
     assert_screenshot(shot)
     assert_nothing_left(demo)
 
@@ -131,6 +151,10 @@ def test_a_killed_demo_takes_its_simulator_with_it():
     while time.monotonic() < deadline and (not port_is_free(port) or living(sim_processes(port))):
         time.sleep(0.1)
     assert port_is_free(port) and not living(sim_processes(port)), "plc_sim outlived a SIGKILLed hmi demo"
+    url, broker_port = demo.broker()
+    while time.monotonic() < deadline and (not port_is_free(broker_port) or living(mes_processes(url, broker_port))):
+        time.sleep(0.1)
+    assert port_is_free(broker_port) and not living(mes_processes(url, broker_port)), "the broker or shopfloors outlived it"
 
 
 def living(processes: list[str]) -> list[str]:

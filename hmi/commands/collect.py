@@ -5,7 +5,10 @@ It starts whether or not the database answers, and never creates or migrates its
 the samples go to the spool, and the status line and the log say why.
 
 The status line ends with the alarm counts (unacknowledged per priority, shelved) and whether this
-collector writes the alarm journal (holder) or leaves it to another workstation (follower).
+collector writes the alarm journal (holder) or leaves it to another workstation (follower). With an
+``[mqtt]`` url it also runs the MES half: the broker link shows with the PLC links (``broker=up``,
+``broker=down (reason)``), followed by the dispatcher's counters (``orders received N applied N dup N
+invalid N outbox N (dispatcher|follower)``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""`hmi demo`: the window on the embedded plant — plc_sim in its own process and an SQLite historian.
+"""`hmi demo`: the window on the embedded plant — plc_sim in its own process and an SQLite historian,
+and the MES half: an embedded MQTT broker (amqtt on a free loopback port), three simulated shopfloors
+(shopfloor-sim, one process) and orders flowing through them (hmi.commands.demo_orders).
 
 Demo users: on first use of its database (no users yet) the demo creates one user per role, named
 after the role (viewer, operator, ..., admin), all with ONE random password generated then and
@@ -21,12 +23,16 @@ from typing import TYPE_CHECKING
 from hmi.commands.errors import CommandError
 from hmi.commands.gui import add_gui_options, check_gui_options, idle_lock_s, prepare_qt
 from hmi.config import PlantConfig, load_config
+from hmi.broker_process import BrokerProcess
 from hmi.paths import data_dir
 from hmi.sim_process import SimProcess
 from plc_sim.plant import simulated_plant
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from hmi.commands.demo_orders import OrderFeeder
+    from shopfloor_sim.process import ShopfloorProcess
 
 LOGINS_FILE = "demo-logins.txt"
 PASSWORD_LINE = "password: "
@@ -71,6 +77,12 @@ def run(args: argparse.Namespace) -> int:
     # handlers below are in place, SIGTERM ends this process as usual and the simulator dies with it
     # (see SimProcess.launch); so does a Qt abort on a platform plugin that cannot load.
     sim.launch()
+    # The broker, the shopfloors and the order feeder start once the plant's first value is on screen
+    # (start_mes): two more interpreters starting up with the window would slow it by most of a second.
+    # Until then the broker link says it is connecting, and tries again after a second.
+    broker = BrokerProcess()
+    floors = demo_shopfloors(broker.url, args.speed)
+    feeder: OrderFeeder | None = None
     from hmi.app import qapplication, run_gui
 
     qapplication()
@@ -80,8 +92,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         # The config plc-sim would print for these options, built here: a second plc-sim process
         # (for --print-config) would compete for the CPU with the simulator starting up.
-        config = simulated_plant(load_config(), url=sim.url)
-        print(f"hmi demo: simulated plant at {sim.url}; history in {url}", file=sys.stderr, flush=True)
+        config = with_broker(simulated_plant(load_config(), url=sim.url), broker.url)
+        print(f"hmi demo: simulated plant at {sim.url}; shopfloors on {broker.url}; history in {url}",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+        def start_mes() -> None:  # on the GUI thread, which lives as long as the shopfloors should
+            nonlocal feeder
+            from hmi.commands.demo_orders import OrderFeeder
+
+            broker.launch()
+            floors.launch()  # it retries until the broker listens
+            feeder = OrderFeeder(url, before=lambda: _mes_ready(broker, floors))
+            feeder.start()
+
         logins = logins_path(url)
         # Offscreen nobody can answer a dialog: view only, unless --login names a demo user.
         wants_users = bool(args.login) or not args.offscreen
@@ -91,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
                        idle_lock_s=idle_lock_s(args, config), greet=not args.offscreen,
                        prepare_users=(lambda engine: demo_users(engine, logins)) if wants_users else None,
                        login_as=(lambda: (login, read_demo_password(logins))) if login else None,
-                       migrate=True)
+                       migrate=True, after_first_value=start_mes)
     except Stopped as exc:
         print(f"hmi demo: stopped by {exc} during start-up", file=sys.stderr, flush=True)
         return 130
@@ -99,6 +122,10 @@ def run(args: argparse.Namespace) -> int:
         # The simulator goes whatever happened; a signal now must not interrupt stopping it.
         for sig in old:
             signal.signal(sig, signal.SIG_IGN)
+        if feeder is not None:
+            feeder.stop()
+        floors.stop()
+        broker.stop()
         sim.stop()
         for sig, previous in old.items():
             signal.signal(sig, previous)
@@ -110,6 +137,33 @@ def _wait_ready(sim: SimProcess) -> None:
         sim.wait_ready()
     except RuntimeError as exc:
         raise CommandError(f"the simulated plant did not start: {exc}") from None
+
+
+def _mes_ready(broker: BrokerProcess, floors: ShopfloorProcess) -> bool:
+    """Block until the broker listens and the shopfloors are on it (on the feeder's thread); False, said, if not."""
+    try:
+        broker.wait_ready()
+        floors.wait_ready()
+    except RuntimeError as exc:
+        print(f"hmi demo: the MES half did not start, its panes stay empty: {exc}", file=sys.stderr, flush=True)
+        return False
+    return True
+
+
+def demo_shopfloors(broker_url: str, speed: float) -> ShopfloorProcess:
+    """The three demo shopfloors in one shopfloor-sim process at the demo's speed, their state kept in the data folder."""
+    from hmi.commands.demo_orders import SHOPFLOORS
+    from shopfloor_sim.process import ShopfloorProcess
+
+    return ShopfloorProcess(broker_url, [sid for sid, _ in SHOPFLOORS], [cap for _, cap in SHOPFLOORS],
+                            options=["--speed", f"{speed:g}"], state_dir=data_dir() / "demo-shopfloors")  # fmt: skip
+
+
+def with_broker(config: PlantConfig, broker_url: str) -> PlantConfig:
+    """The demo's config with the embedded broker as its [mqtt] url."""
+    from hmi.config import MqttConfig
+
+    return config.model_copy(update={"mqtt": MqttConfig(url=broker_url)})
 
 
 # --- demo users -------------------------------------------------------------------------------------
