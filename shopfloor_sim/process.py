@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import selectors
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ class ShopfloorProcess:
         self.state_dir = state_dir
         self.proc: subprocess.Popen[str] | None = None
         self.output: deque[str] = deque(maxlen=500)
+        self._ready = threading.Event()
 
     def command(self) -> list[str]:
         """The command line it runs."""
@@ -49,27 +49,21 @@ class ShopfloorProcess:
         """
         self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      preexec_fn=_die_with_parent)  # fmt: skip
-        threading.Thread(target=self._drain, args=(self.proc.stderr,), daemon=True).start()
+        self._ready.clear()
+        # One reader per pipe from the start: READY may come in the same chunk as the lines before it.
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            threading.Thread(target=self._drain, args=(pipe,), daemon=True).start()
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Block until it prints ``READY`` (all its shopfloors connected and subscribed)."""
-        assert self.proc is not None and self.proc.stdout is not None
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
-        line = "x"
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while line and time.monotonic() < deadline:
-                if sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                    line = self.proc.stdout.readline()
-                    self.output.append(line.rstrip("\n"))
-                    if line.startswith("READY "):
-                        break
-        if not line.startswith("READY "):
-            self.kill()
-            time.sleep(0.1)  # the stderr reader takes the last lines in
-            raise RuntimeError(f"shopfloor-sim {','.join(self.ids)} did not get ready (exit {self.proc.returncode}): "
-                               f"{' | '.join(list(self.output)[-5:]) or 'timed out'}")  # fmt: skip
-        threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
+        while not self._ready.wait(0.05):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                time.sleep(0.1)  # the readers take the last lines in
+                raise RuntimeError(f"shopfloor-sim {','.join(self.ids)} did not get ready (exit {self.proc.returncode}): "
+                                   f"{' | '.join(list(self.output)[-5:]) or 'timed out'}")  # fmt: skip
 
     def _drain(self, pipe: IO[str] | None) -> None:
         if pipe is None:
@@ -77,6 +71,8 @@ class ShopfloorProcess:
         try:
             for line in pipe:
                 self.output.append(line.rstrip("\n"))
+                if line.startswith("READY "):
+                    self._ready.set()
         except (OSError, ValueError):
             pass
 
