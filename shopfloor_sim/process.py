@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from hmi.sim_process import _die_with_parent
+from hmi.sim_process import die_with_parent, kill_process, stop_process
 
 READY_TIMEOUT_S = 30.0
 
@@ -48,7 +48,7 @@ class ShopfloorProcess:
         Call it from a thread that lives as long as it should: Linux signals the child when that thread ends.
         """
         self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     preexec_fn=_die_with_parent)  # fmt: skip
+                                     preexec_fn=die_with_parent)  # fmt: skip
         self._ready.clear()
         # One reader per pipe from the start: READY may come in the same chunk as the lines before it.
         for pipe in (self.proc.stdout, self.proc.stderr):
@@ -93,22 +93,11 @@ class ShopfloorProcess:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM (SIGKILL if it does not end in time); its exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+        return stop_process(self.proc, timeout)
 
     def kill(self) -> None:
         """SIGKILL, as a power cut of the shopfloor's controller would."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+        kill_process(self.proc)
 
     def restart(self, timeout: float = READY_TIMEOUT_S) -> ShopfloorProcess:
         """Start it again with the same options (after kill or stop); its state comes back from --state-dir."""
