@@ -10,7 +10,7 @@ import time
 from collections import deque
 from typing import IO
 
-from hmi.sim_process import _die_with_parent, free_port
+from hmi.sim_process import die_with_parent, free_port, stop_process
 
 READY_TIMEOUT_S = 30.0
 
@@ -28,7 +28,7 @@ class BrokerProcess:
         """Start the broker and return at once (call it from a thread that lives as long as the broker should)."""
         self.proc = subprocess.Popen([sys.executable, "-m", "shopfloor_sim.broker", "--port", str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     preexec_fn=_die_with_parent)  # fmt: skip
+                                     preexec_fn=die_with_parent)  # fmt: skip
         threading.Thread(target=self._drain, args=(self.proc.stderr,), daemon=True).start()
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
@@ -65,13 +65,4 @@ class BrokerProcess:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """Stop with SIGTERM (SIGKILL if it does not end in time); returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+        return stop_process(self.proc, timeout)

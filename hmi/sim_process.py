@@ -16,13 +16,34 @@ from typing import IO
 READY_TIMEOUT_S = 30.0
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: on Linux, get SIGTERM when the HMI dies, even by SIGKILL."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def stop_process(proc: subprocess.Popen | None, timeout: float = 10.0) -> int | None:
+    """SIGTERM, and SIGKILL if it has not ended within ``timeout``; its exit code (None if never started)."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
+def kill_process(proc: subprocess.Popen | None) -> None:
+    """SIGKILL, as a power cut would, and wait for it to be gone."""
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait(5)
 
 
 def free_port() -> int:
@@ -63,7 +84,7 @@ class SimProcess:
                                              stderr=subprocess.PIPE, text=True)
         self._t0 = time.monotonic()
         self.proc = subprocess.Popen(self._command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=die_with_parent)
 
     def config(self, timeout: float = READY_TIMEOUT_S) -> str:
         """The config that connects to this simulator (waits for --print-config); RuntimeError if it failed."""
@@ -120,22 +141,11 @@ class SimProcess:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """Stop with SIGTERM (SIGKILL if it does not end in time); returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+        return stop_process(self.proc, timeout)
 
     def kill(self) -> None:
         """SIGKILL the simulator, as a power cut of the PLC would."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+        kill_process(self.proc)
 
     def restart(self, timeout: float = READY_TIMEOUT_S) -> SimProcess:
         """Start it again on the same port with the same options (after kill or stop)."""

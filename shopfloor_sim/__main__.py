@@ -169,7 +169,7 @@ def _plan(args: argparse.Namespace) -> Plan:
     rng = random.Random(args.seed)
     floors = []
     for sid, cap in zip(ids, caps):
-        floor = Floor(sid, cap, args.defect_rate, random.Random(rng.random()))
+        floor = Floor(sid, cap, args.defect_rate, random.Random(rng.random()), speed=args.speed)
         if sid in saved:
             try:
                 floor.load_state(saved[sid])

@@ -72,10 +72,11 @@ class Floor:
     """The state machine of one shopfloor (see the module docstring)."""
 
     shopfloor_id: str
-    capacity: float  # good units per hour at full speed
+    capacity: float  # good units per hour at full speed, at speed 1
     defect_rate: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
     report_every_s: float = 1.0
+    speed: float = 1.0  # its clock's factor; the heartbeat announces what it makes per wall-clock hour
     now_iso: Callable[[], str] = utc_now_iso
     jobs: dict[str, Job] = field(default_factory=dict)  # by instruction id, in arrival order
     seen: set[str] = field(default_factory=set)  # msgIds of instructions, withdraws and resumes stored
@@ -238,7 +239,7 @@ class Floor:
     def heartbeat(self) -> Outgoing:
         """The next heartbeat (QoS 0, not kept)."""
         self.heartbeat_seq += 1
-        hb = Heartbeat(shopfloorId=self.shopfloor_id, capacity=float(self.capacity), activity=self.activity(),
+        hb = Heartbeat(shopfloorId=self.shopfloor_id, capacity=float(self.capacity * self.speed), activity=self.activity(),
                        queued=self.queued(), timestamp=self.now_iso(), seq=self.heartbeat_seq)  # fmt: skip
         return Outgoing(Channel.HEARTBEAT, encode(hb), "heartbeat", qos=0)
 

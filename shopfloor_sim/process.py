@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import selectors
 import subprocess
 import sys
 import threading
@@ -12,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from hmi.sim_process import _die_with_parent
+from hmi.sim_process import die_with_parent, kill_process, stop_process
 
 READY_TIMEOUT_S = 30.0
 
@@ -29,6 +28,7 @@ class ShopfloorProcess:
         self.state_dir = state_dir
         self.proc: subprocess.Popen[str] | None = None
         self.output: deque[str] = deque(maxlen=500)
+        self._ready = threading.Event()
 
     def command(self) -> list[str]:
         """The command line it runs."""
@@ -48,28 +48,22 @@ class ShopfloorProcess:
         Call it from a thread that lives as long as it should: Linux signals the child when that thread ends.
         """
         self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     preexec_fn=_die_with_parent)  # fmt: skip
-        threading.Thread(target=self._drain, args=(self.proc.stderr,), daemon=True).start()
+                                     preexec_fn=die_with_parent)  # fmt: skip
+        self._ready.clear()
+        # One reader per pipe from the start: READY may come in the same chunk as the lines before it.
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            threading.Thread(target=self._drain, args=(pipe,), daemon=True).start()
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Block until it prints ``READY`` (all its shopfloors connected and subscribed)."""
-        assert self.proc is not None and self.proc.stdout is not None
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
-        line = "x"
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while line and time.monotonic() < deadline:
-                if sel.select(timeout=max(0.0, deadline - time.monotonic())):
-                    line = self.proc.stdout.readline()
-                    self.output.append(line.rstrip("\n"))
-                    if line.startswith("READY "):
-                        break
-        if not line.startswith("READY "):
-            self.kill()
-            time.sleep(0.1)  # the stderr reader takes the last lines in
-            raise RuntimeError(f"shopfloor-sim {','.join(self.ids)} did not get ready (exit {self.proc.returncode}): "
-                               f"{' | '.join(list(self.output)[-5:]) or 'timed out'}")  # fmt: skip
-        threading.Thread(target=self._drain, args=(self.proc.stdout,), daemon=True).start()
+        while not self._ready.wait(0.05):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                time.sleep(0.1)  # the readers take the last lines in
+                raise RuntimeError(f"shopfloor-sim {','.join(self.ids)} did not get ready (exit {self.proc.returncode}): "
+                                   f"{' | '.join(list(self.output)[-5:]) or 'timed out'}")  # fmt: skip
 
     def _drain(self, pipe: IO[str] | None) -> None:
         if pipe is None:
@@ -77,6 +71,8 @@ class ShopfloorProcess:
         try:
             for line in pipe:
                 self.output.append(line.rstrip("\n"))
+                if line.startswith("READY "):
+                    self._ready.set()
         except (OSError, ValueError):
             pass
 
@@ -97,22 +93,11 @@ class ShopfloorProcess:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM (SIGKILL if it does not end in time); its exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+        return stop_process(self.proc, timeout)
 
     def kill(self) -> None:
         """SIGKILL, as a power cut of the shopfloor's controller would."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
+        kill_process(self.proc)
 
     def restart(self, timeout: float = READY_TIMEOUT_S) -> ShopfloorProcess:
         """Start it again with the same options (after kill or stop); its state comes back from --state-dir."""

@@ -248,15 +248,18 @@ def test_start_up_restores_shelving_service_and_latched_alarms(engine):
         b = AlarmCenter(DEFS, engine, "ws-b", sync_every_s=0.05)
         await b.start()
         try:
-            return state(b, "reactor.temp.hi"), state(b, "reactor.temp.hihi"), b.engine.status("reactor.temp.hi")
+            return (state(b, "reactor.temp.hi"), state(b, "reactor.temp.hihi"), b.engine.status("reactor.temp.hi"),
+                    b.engine.status("reactor.temp.hihi"))  # fmt: skip
         finally:
             await b.stop()
 
     asyncio.run(first())
-    hi, hihi, status = asyncio.run(second())
+    hi, hihi, status, latched = asyncio.run(second())
     assert hi is AlarmState.SHELVED and status.reason == "calibration"
     assert status.shelved_until == pytest.approx(time.time() + 3600, abs=5)
     assert hihi is AlarmState.RTN_UNACK
+    # Since when it is latched, as the banner shows it: the journal's time of the return (was 1970-01-01).
+    assert latched.since == pytest.approx(time.time(), abs=30) and latched.value == 70.0
 
 
 def test_the_journal_waits_for_a_database_that_is_away(tmp_path, engine, db_url):

@@ -207,8 +207,7 @@ def test_a_shopfloor_killed_mid_order_has_its_remainder_reassigned(mosquitto, pl
     assert old.status is ShareStatus.WITHDRAWING
     assert moved.quantity == old.quantity - old.produced
     # It comes back: its hello gets the withdraw, it confirms with its final report and makes no more.
-    # (launch, not start: ShopfloorProcess.wait_ready can miss a READY that follows another line.)
-    plant.floors["a"].launch()
+    plant.floors["a"].start()
 
     def withdrawn():
         share = next(s for s in plant.detail(order_id).order.shares if s.instruction_id == old.instruction_id)

@@ -68,6 +68,7 @@ HMI_ROWS: list[Row] = [
     row("gui", "--run-for", "-1"),
     row("gui", "--screenshot", "{folder}"),
     row("gui", "--idle-lock", "nan"),
+    row("gui", "--show", "nosuchpane", "--offscreen", "--run-for", "1", "--db", "{db}"),
     row("gui", "--config", "{missing}", "--db", "{db}"),
     # demo: refused before the simulator starts
     row("demo", "--run-for", "0"),

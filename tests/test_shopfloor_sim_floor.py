@@ -127,3 +127,33 @@ def test_the_state_file_is_locked_against_a_second_simulator(tmp_path):
     StateFile(tmp_path, "sf1").lock()
     with pytest.raises(StateError, match="another shopfloor-sim"):
         StateFile(tmp_path, "sf1").lock()
+
+
+def test_the_process_helper_sees_a_ready_that_comes_in_one_chunk_with_other_lines():
+    """A restarted shopfloor prints 'paused ...' and READY together; wait_ready must not miss it."""
+    import sys
+
+    from shopfloor_sim.process import ShopfloorProcess
+
+    class Printer(ShopfloorProcess):
+        def command(self) -> list[str]:
+            script = "import sys, time; sys.stdout.write('sf1: paused until the HMI answers\\nREADY sf1\\n'); sys.stdout.flush(); time.sleep(30)"
+            return [sys.executable, "-c", script]
+
+    proc = Printer("mqtt://127.0.0.1:1", ["sf1"])
+    try:
+        proc.start(timeout=10)
+        assert list(proc.output)[:2] == ["sf1: paused until the HMI answers", "READY sf1"]
+    finally:
+        proc.stop()
+
+
+def test_the_heartbeat_announces_what_it_makes_per_wall_clock_hour():
+    """The HMI plans in wall-clock time: a shopfloor at --speed 60 must say it makes 60 times as much."""
+    import random
+
+    from hmi.domain.shopfloor import decode
+    from shopfloor_sim.floor import Floor
+
+    assert decode(Floor("sf1", 1200.0, 0.0, random.Random(1), speed=60.0).heartbeat().payload).capacity == 72_000.0
+    assert decode(Floor("sf1", 1200.0, 0.0, random.Random(1)).heartbeat().payload).capacity == 1200.0

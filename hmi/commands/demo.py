@@ -21,7 +21,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from hmi.commands.errors import CommandError
-from hmi.commands.gui import add_gui_options, check_gui_options, idle_lock_s, prepare_qt
+from hmi.commands.gui import add_gui_options, check_gui_options, idle_lock_s, panes_to_show, prepare_qt, show_panes
 from hmi.config import PlantConfig, load_config
 from hmi.broker_process import BrokerProcess
 from hmi.paths import data_dir
@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         # The config plc-sim would print for these options, built here: a second plc-sim process
         # (for --print-config) would compete for the CPU with the simulator starting up.
         config = with_broker(simulated_plant(load_config(), url=sim.url), broker.url)
+        shown = panes_to_show(args)
         print(f"hmi demo: simulated plant at {sim.url}; shopfloors on {broker.url}; history in {url}",
               file=sys.stderr, flush=True)  # fmt: skip
 
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                        idle_lock_s=idle_lock_s(args, config), greet=not args.offscreen,
                        prepare_users=(lambda engine: demo_users(engine, logins)) if wants_users else None,
                        login_as=(lambda: (login, read_demo_password(logins))) if login else None,
-                       migrate=True, after_first_value=start_mes)
+                       migrate=True, after_first_value=start_mes, on_window=show_panes(shown))
     except Stopped as exc:
         print(f"hmi demo: stopped by {exc} during start-up", file=sys.stderr, flush=True)
         return 130

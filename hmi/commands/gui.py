@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 from hmi.commands.errors import positive_seconds
 from hmi.config import PlantConfig, load_config
@@ -22,6 +24,8 @@ def add_gui_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-for", type=positive_seconds, metavar="SECONDS", help="close the window after this many seconds")
     p.add_argument("--idle-lock", type=positive_seconds, metavar="SECONDS", default=None,
                    help="lock the station after this long without a key or a click (default: [session] idle_lock_s, 900)")
+    p.add_argument("--show", metavar="PANE", action="append", default=[],
+                   help="bring this pane to the front of its tabs at start (e.g. orders, shopfloors); repeatable")
 
 
 def check_gui_options(args: argparse.Namespace) -> None:
@@ -34,6 +38,33 @@ def check_gui_options(args: argparse.Namespace) -> None:
         raise CommandError("--run-for must be a positive number of seconds")
     if getattr(args, "idle_lock", None) is not None and not args.idle_lock > 0:
         raise CommandError("--idle-lock must be a positive number of seconds")
+
+
+def panes_to_show(args: argparse.Namespace) -> list[str]:
+    """The object names of the panes --show asks for; CommandError naming the panes there are otherwise.
+
+    Imports the panes (and so Qt): call it after prepare_qt.
+    """
+    from hmi.commands.errors import CommandError
+    from hmi.ui.pane_registry import registered_panes
+    from hmi.ui.panes import load_panes
+
+    wanted = [name.strip().lower() for given in getattr(args, "show", []) for name in given.split(",") if name.strip()]
+    if not wanted:
+        return []
+    load_panes()
+    names = {spec.object_name.lower(): spec.object_name for spec in registered_panes()}
+    names.update({spec.title.lower(): spec.object_name for spec in registered_panes()})
+    unknown = [name for name in wanted if name not in names]
+    if unknown:
+        known = ", ".join(spec.object_name for spec in registered_panes())
+        raise CommandError(f"--show: there is no pane {unknown[0][:60]!r}; the panes are {known}")
+    return [names[name] for name in wanted]
+
+
+def show_panes(names: list[str]) -> Callable[[Any], None] | None:
+    """An on_window callback for run_gui that brings the named panes to the front of their tabs."""
+    return (lambda window: window.bring_to_front(names)) if names else None
 
 
 def idle_lock_s(args: argparse.Namespace, config: PlantConfig) -> float:
@@ -59,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     check_gui_options(args)
     config = load_config(args.config)
     prepare_qt(args)
+    shown = panes_to_show(args)
     from hmi.app import run_gui  # Qt is imported only by the commands that open a window
 
     return run_gui(config, args.db, screenshot=getattr(args, "screenshot", None), run_for=getattr(args, "run_for", None),
-                   idle_lock_s=idle_lock_s(args, config), greet=not getattr(args, "offscreen", False))
+                   idle_lock_s=idle_lock_s(args, config), greet=not getattr(args, "offscreen", False),
+                   on_window=show_panes(shown))

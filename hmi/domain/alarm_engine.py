@@ -303,11 +303,12 @@ class AlarmEngine:
         self._come_back(a, self._clock(), "return_to_service", user, comment, events)
         return events
 
-    def restore_latched(self, alarm_id: str) -> None:
-        """At start-up: a NORMAL alarm the journal shows returned but unacknowledged becomes RTN_UNACK again."""
+    def restore_latched(self, alarm_id: str, since: float, value: float | None = None) -> None:
+        """At start-up: a NORMAL alarm the journal shows returned but unacknowledged becomes RTN_UNACK again,
+        since the journal's time of that return (and with its value)."""
         a = self._get(alarm_id)
         if a.state is AlarmState.NORMAL and not a.active:
-            a.state = AlarmState.RTN_UNACK
+            a.state, a.since, a.value = AlarmState.RTN_UNACK, since, value
 
     # ----- views ----------------------------------------------------------------------------------
 

@@ -361,7 +361,7 @@ class AlarmCenter:
                 elif e.to_state is AlarmState.OUT_OF_SERVICE:
                     self.engine.out_of_service(alarm_id, e.user, e.comment or "restored")
                 elif e.to_state is AlarmState.RTN_UNACK:
-                    self.engine.restore_latched(alarm_id)
+                    self.engine.restore_latched(alarm_id, e.ts, e.value)
                 elif e.to_state is AlarmState.ACKED:
                     self._pending[alarm_id] = (e, now + STARTUP_ACK_S)
             except AlarmError as error:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QToolBar, QWidget
 
@@ -185,6 +185,18 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
         self.banner_bar = bar
+
+    def bring_to_front(self, names: list[str]) -> None:
+        """Bring these panes to the front of their tabs (`--show`), also after the first trends open."""
+
+        def bring() -> None:
+            for name in names:
+                self.docks[name].show()
+                self.docks[name].raise_()
+
+        bring()
+        # The demo's first trends bring the trends pane forward once the links start: once more after that.
+        self.ctx.open_trends.connect(lambda _tags: QTimer.singleShot(0, bring), Qt.ConnectionType.SingleShotConnection)
 
     def show_alarm(self, alarm_id: str) -> None:
         """Bring the alarm pane to the front and select an alarm there (a click on the banner does this)."""

@@ -24,8 +24,10 @@ LABEL_W = 170  # the shopfloor names on the left
 AXIS_H = 30
 ROW_H = 54
 BAR_PAD = 9
-BEFORE = timedelta(hours=1)  # the view starts this long before now
-MIN_SPAN = timedelta(hours=8)
+BEFORE_SHARE = 1 / 8  # the view starts this share of the planned horizon before now (at most an hour)
+MIN_AHEAD = timedelta(minutes=5)
+TICK_MINUTES = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
+MAX_TICKS = 12
 RUNNING = frozenset({ShareStatus.SENT, ShareStatus.ACCEPTED, ShareStatus.RUNNING, ShareStatus.WITHDRAWING})
 
 
@@ -99,10 +101,11 @@ class TimelineChart(QWidget):
     # --- geometry ------------------------------------------------------------------------------------
 
     def span(self) -> tuple[datetime, datetime]:
-        """The time range across the chart: from an hour before now to the last finish (at least 8 h)."""
+        """The time range across the chart: a little before now to the last finish (at least 5 min ahead),
+        so minutes of work fill the chart as well as days do."""
         now = self._now()
-        start = now - BEFORE
-        end = max([b.finish for b in self.bars] + [now + MIN_SPAN - BEFORE])
+        end = max([b.finish for b in self.bars] + [now + MIN_AHEAD])
+        start = now - min(timedelta(hours=1), (end - now) * BEFORE_SHARE)
         return start, end + (end - start) * 0.03
 
     def x_of(self, t: datetime) -> float:
@@ -164,23 +167,26 @@ class TimelineChart(QWidget):
 
     def _paint_axis(self, painter: QPainter, p: theme.Palette) -> None:
         start, end = self.span()
-        hours = (end - start).total_seconds() / 3600
-        step = 1 if hours <= 14 else 2 if hours <= 28 else 6 if hours <= 80 else 24
-        first = local(start).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        minutes = (end - start).total_seconds() / 60
+        step = next((m for m in TICK_MINUTES if minutes / m <= MAX_TICKS), TICK_MINUTES[-1])
+        first = local(start).replace(second=0, microsecond=0)
+        first = first.replace(minute=0) + timedelta(minutes=step * (first.minute // step + 1)) if step < 60 else \
+            first.replace(minute=0) + timedelta(hours=1)
         painter.setFont(self.font())
         bottom = AXIS_H + ROW_H * len(self.rows)
         now_x = self.x_of(self._now())
         t = first
         while t < end:
-            x = self.x_of(t)
-            if t.hour % step == 0:
+            day_minute = t.hour * 60 + t.minute
+            if day_minute % step == 0:
+                x = self.x_of(t)
                 painter.setPen(QPen(QColor(p.border), 1, Qt.PenStyle.DotLine))
                 painter.drawLine(QPointF(x, AXIS_H), QPointF(x, bottom))
-                if abs(x - now_x - 20) > 60:  # the hour's label would hide the word 'now'
+                if abs(x - now_x - 20) > 60:  # the label would hide the word 'now'
                     painter.setPen(QColor(p.muted))
-                    text = t.strftime("%H:%M") if t.hour or step >= 24 else t.strftime("%a %H:%M")
+                    text = t.strftime("%H:%M") if day_minute or step >= 1440 else t.strftime("%a %H:%M")
                     painter.drawText(QRectF(x - 40, 4, 80, AXIS_H - 8), Qt.AlignmentFlag.AlignCenter, text)
-            t += timedelta(hours=1)
+            t += timedelta(minutes=min(step, 60))
 
     def _paint_bar(self, painter: QPainter, p: theme.Palette, bar: Bar) -> None:
         r = self.bar_rect(bar)
