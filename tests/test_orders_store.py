@@ -16,7 +16,9 @@ from hmi.domain.orders import (
     MaterialShortfall, NoShopfloorAvailable, OrderStateError, OrderStatus, ReportRejected, ShareStatus, ShopfloorHealth,
     UnknownMaterial,
 )  # fmt: skip
+from hmi.domain.dispatch import judge_health
 from hmi.domain.shopfloor import Ack, Activity, Heartbeat, Hello, Report, decode, iso
+from hmi.store import dispatch as dispatch_store
 from hmi.store import orders as store
 from hmi.store.db import make_engine
 from hmi.store.locking import write_connection
@@ -165,8 +167,10 @@ def test_offline_shopfloor_remainder_is_reassigned_withdrawn_confirmed_and_the_t
         tx(db, store.apply_report, r, T0)
     for sid in ("sf2", "sf3"):
         heartbeat(db, sid, 1000.0, T0 + timedelta(seconds=20))
-    changes = tx(db, store.judge_health, T0 + timedelta(seconds=21), 5, 10)
-    assert ("sf1", ShopfloorHealth.ONLINE, ShopfloorHealth.OFFLINE) in changes
+    with db.connect() as conn:  # as the dispatcher judges: by the heartbeats' age, the link up since T0
+        health = judge_health(dispatch_store.last_heartbeats(conn), T0 + timedelta(seconds=21), T0, 5, 10)
+    assert health == {"sf1": ShopfloorHealth.OFFLINE, "sf2": ShopfloorHealth.ONLINE, "sf3": ShopfloorHealth.ONLINE}
+    assert ("sf1", ShopfloorHealth.ONLINE) in tx(db, dispatch_store.save_health, health)
     moves = tx(db, store.reassign_offline, "sf1", "sf1 offline: no heartbeat for 10 s", T0 + timedelta(seconds=21))
     assert [(m.order_id, m.from_shopfloor, m.quantity, m.to) for m in moves] == [
         (order.order_id, "sf1", 500, (("sf2", 250), ("sf3", 250)))]

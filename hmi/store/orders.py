@@ -23,7 +23,7 @@ from hmi.domain.orders import (
     CANCELLABLE, FINISHED, MOVABLE, ON_THE_SHOPFLOOR, RELEASABLE, UNFINISHED_SHARES, Material, MaterialShortfall,
     NoShopfloorAvailable, Order, OrderDetail, OrderStateError, OrderStatus, OutboxMessage, ProductionRow,
     Reassignment, ReportRejected, Share, ShareStatus, Shopfloor, ShopfloorHealth, UnknownMaterial, UnknownOrder,
-    UnknownShopfloor, heartbeat_health, instruction_id_for, job_number_for, order_id_for, order_status_after,
+    UnknownShopfloor, instruction_id_for, job_number_for, order_id_for, order_status_after,
     split_by_capacity,
 )  # fmt: skip
 from hmi.domain.planning import PlanItem, Planned, insert_position, lateness, moved, plan, queued_rank, sent_rank
@@ -532,19 +532,6 @@ def record_heartbeat(conn: Connection, hb: Heartbeat, received_at: datetime) -> 
     conn.execute(stmt)
 
 
-def judge_health(conn: Connection, now: datetime, late_after_s: float, offline_after_s: float,
-                 link_up: bool = True) -> list[tuple[str, ShopfloorHealth, ShopfloorHealth]]:  # fmt: skip
-    """Judge every shopfloor by its heartbeat's age; the changes as (id, before, after)."""
-    changes = []
-    for r in conn.execute(select(shopfloors.c.shopfloor_id, shopfloors.c.health, shopfloors.c.last_heartbeat_us)).all():
-        after = heartbeat_health(from_us(r.last_heartbeat_us), now, late_after_s, offline_after_s, link_up)
-        before = ShopfloorHealth(r.health)
-        if after is not before:
-            conn.execute(update(shopfloors).where(shopfloors.c.shopfloor_id == r.shopfloor_id).values(health=after.value))
-            changes.append((r.shopfloor_id, before, after))
-    return changes
-
-
 def apply_report(conn: Connection, r: Report, received_at: datetime) -> bool:
     """Apply a report exactly once: True if it was new (its receipt stored), False for one already applied.
 
@@ -830,7 +817,7 @@ def production_report(conn: Connection, start: datetime, end: datetime, by: str,
 
 __all__ = [
     "answer_hello", "apply_ack", "apply_report", "cancel", "count_invalid", "dispatch_queued", "ensure_shopfloors",
-    "get_order", "insert_order", "invalid_counts", "judge_health", "list_materials", "list_shopfloors", "load_orders",
+    "get_order", "insert_order", "invalid_counts", "list_materials", "list_shopfloors", "load_orders",
     "mark_sent", "move", "next_ids", "order_detail", "outbox_due", "production_report", "reassign_offline",
     "receive_material", "record_heartbeat", "release", "replan", "set_capacity", "set_dispatch", "timeline",
 ]

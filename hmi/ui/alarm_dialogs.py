@@ -12,10 +12,8 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -23,6 +21,7 @@ from PySide6.QtWidgets import (
 from hmi.domain.alarm_engine import AlarmError
 from hmi.services.alarm_commands import format_duration, parse_duration
 from hmi.ui import theme
+from hmi.ui.dialog_buttons import ok_cancel_row
 
 SHELVE_PRESETS_S = (15 * 60.0, 30 * 60.0, 3600.0, 2 * 3600.0, 4 * 3600.0, 8 * 3600.0)
 MAX_LISTED = 6  # alarms named in a dialog; more are counted
@@ -66,18 +65,7 @@ class _AlarmDialog(QDialog):
         self.error.setObjectName("error")
         self.error.setProperty("role", "error")
         self.error.setWordWrap(True)
-        self.ok_button = QPushButton(ok_text)
-        self.ok_button.setObjectName("ok")
-        self.ok_button.setDefault(True)
-        self.ok_button.clicked.connect(self._try_accept)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setObjectName("cancel")
-        self.cancel_button.setAutoDefault(False)
-        self.cancel_button.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.ok_button)
+        self.ok_button, self.cancel_button, buttons = ok_cancel_row(self, ok_text, self._try_accept)
         box = QVBoxLayout(self)
         box.addWidget(head)
         box.addWidget(alarms)

@@ -23,10 +23,8 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -35,6 +33,7 @@ from PySide6.QtWidgets import (
 from hmi.domain.errors import one_line
 from hmi.domain.orders import Material
 from hmi.ui import theme
+from hmi.ui.dialog_buttons import ok_cancel_row
 from hmi.ui.dialog_tasks import Tasks
 from hmi.ui.order_text import units
 
@@ -105,18 +104,7 @@ class FormDialog(QDialog):
         self.error = QLabel("")
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
-        self.ok_button = QPushButton(ok_text)
-        self.ok_button.setObjectName("ok")
-        self.ok_button.setDefault(True)
-        self.ok_button.clicked.connect(self.try_submit)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setObjectName("cancel")
-        self.cancel_button.setAutoDefault(False)
-        self.cancel_button.clicked.connect(self.reject)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.ok_button)
+        self.ok_button, self.cancel_button, buttons = ok_cancel_row(self, ok_text, self.try_submit)
         box = QVBoxLayout(self)
         box.addWidget(self.heading)
         box.addLayout(self.form)
