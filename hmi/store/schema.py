@@ -1,5 +1,6 @@
 """The tables (SQLAlchemy Core): the historian (tags, raw samples, min/max rollups), the users, the audit trail,
-the alarm journal, and the MES tables (orders, their shares, shopfloors, materials, the outbox, report receipts)."""
+the alarm journal, the MES tables (orders, their shares, shopfloors, materials, the outbox, report receipts),
+and andon calls with their steps and the downtime records."""
 
 from __future__ import annotations
 
@@ -301,4 +302,75 @@ invalid_messages = Table(
     Column("reason", Text, primary_key=True),
     Column("count", BigInteger, nullable=False),
     Column("last_us", BigInteger, nullable=False),
+)
+
+# --- andon and downtime (issue 14) ------------------------------------------------------------------
+# An andon call on a line (a twin id or a shopfloor id): raised by a cause (a twin's trip, a shopfloor's
+# machine stop, a shopfloor gone offline) or by a user; open -> acknowledged -> resolved. open_key is
+# "<line>:<origin>" while an automatic call is not resolved, NULL otherwise: its unique index makes
+# "raise when the cause starts" idempotent across every process that sees the cause. The acknowledge and
+# the resolve are conditional UPDATEs (state = the expected one): of two workstations, one wins.
+andon_calls = Table(
+    "andon_calls",
+    metadata,
+    Column("call_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("line", Text, nullable=False),
+    Column("line_kind", Text, nullable=False),  # twin | shopfloor
+    Column("origin", Text, nullable=False),  # trip | machine | offline | manual
+    Column("category", Text, nullable=False),  # maintenance | quality | material | safety | other
+    Column("state", Text, nullable=False),  # open | acknowledged | resolved
+    Column("cause_active", Boolean, nullable=False),  # False: the cause cleared by itself ("cleared")
+    Column("detail", Text, nullable=False),  # the cause's words ("jam at the capper") or the raiser's note
+    Column("raised_us", BigInteger, nullable=False),
+    Column("raised_by", Text, nullable=False),  # a user, or "system"
+    Column("acked_us", BigInteger, nullable=True),
+    Column("acked_by", Text, nullable=True),
+    Column("ack_note", Text, nullable=False, default=""),
+    Column("cleared_us", BigInteger, nullable=True),
+    Column("resolved_us", BigInteger, nullable=True),
+    Column("resolved_by", Text, nullable=True),
+    Column("resolve_note", Text, nullable=False, default=""),
+    Column("reason_code", Text, nullable=True),
+    Column("tier", SmallInteger, nullable=False, default=0),  # escalation tiers reached (0: none)
+    Column("micro", Boolean, nullable=False, default=False),  # closed by itself as a micro-stop
+    Column("open_key", Text, nullable=True, unique=True),
+    Index("ix_andon_calls_state", "state", "raised_us"),
+    Index("ix_andon_calls_line", "line", "raised_us"),
+)
+
+# Every step of every call, append-only: raised, acknowledged, resolved, cleared, recurred, escalated.
+andon_steps = Table(
+    "andon_steps",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("call_id", BigInteger, ForeignKey("andon_calls.call_id"), nullable=False),
+    Column("at_us", BigInteger, nullable=False),
+    Column("step", Text, nullable=False),
+    Column("by_user", Text, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("tier", SmallInteger, nullable=False, default=0),
+    Index("ix_andon_steps_call", "call_id", "id"),
+)
+
+# One stop of a line: from the cause's start to its end (NULL while it lasts). reason_code comes from the
+# call's resolution or is entered afterwards by a supervisor; micro: shorter than [andon] micro_stop_s
+# (counted, not called). open_key: "<line>:<origin>" while open, as for the calls.
+downtime = Table(
+    "downtime",
+    metadata,
+    Column("downtime_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("line", Text, nullable=False),
+    Column("line_kind", Text, nullable=False),
+    Column("origin", Text, nullable=False),  # trip | machine | offline | manual | entered
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=True),
+    Column("reason_code", Text, nullable=True),
+    Column("planned", Boolean, nullable=False, default=False),
+    Column("micro", Boolean, nullable=False, default=False),
+    Column("call_id", BigInteger, ForeignKey("andon_calls.call_id"), nullable=True),
+    Column("note", Text, nullable=False, default=""),
+    Column("entered_by", Text, nullable=True),
+    Column("open_key", Text, nullable=True, unique=True),
+    Index("ix_downtime_line_start", "line", "start_us"),
+    Index("ix_downtime_start", "start_us"),
 )

@@ -1,0 +1,182 @@
+"""Andon calls and downtime: the types every layer shares (issue 14).
+
+A line is a twin (its status tag trips) or a shopfloor (its machine-stop message, its heartbeat). An andon
+call on a line is raised by a cause or by a user and goes open -> acknowledged -> resolved; a cause that
+clears by itself (the machine runs again) marks the call cleared, and it stays until someone resolves it
+with a reason. Each stop of a line is a downtime record, linked to its call. A stop shorter than the
+micro-stop threshold is counted as a micro-stop and not called.
+
+Plain data and rules only; the store fills these from SQL, services/andon.py acts on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+SYSTEM = "system"  # raised_by / by_user of what a cause did, not a user
+
+
+class LineKind(str, Enum):
+    """What a line is: a twin of the plant (OPC UA) or a shopfloor (MQTT)."""
+
+    TWIN = "twin"
+    SHOPFLOOR = "shopfloor"
+
+
+class Origin(str, Enum):
+    """What raised a call, or started a stop."""
+
+    TRIP = "trip"  # a twin's status tag went to 0
+    MACHINE = "machine"  # a shopfloor's machine-stop message
+    OFFLINE = "offline"  # a shopfloor stopped sending heartbeats
+    MANUAL = "manual"  # a user raised it (board or CLI)
+    ENTERED = "entered"  # a stop entered afterwards by a supervisor (downtime only)
+
+
+AUTOMATIC = frozenset({Origin.TRIP, Origin.MACHINE, Origin.OFFLINE})
+
+
+class Category(str, Enum):
+    """What kind of help a call asks for."""
+
+    MAINTENANCE = "maintenance"
+    QUALITY = "quality"
+    MATERIAL = "material"
+    SAFETY = "safety"
+    OTHER = "other"
+
+
+# The category a cause raises its call in.
+ORIGIN_CATEGORY = {Origin.TRIP: Category.MAINTENANCE, Origin.MACHINE: Category.MAINTENANCE,
+                   Origin.OFFLINE: Category.OTHER}  # fmt: skip
+
+
+class CallState(str, Enum):
+    """A call's life cycle."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Step(str, Enum):
+    """One step in a call's history (andon_steps)."""
+
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    CLEARED = "cleared"  # the cause went away by itself
+    RECURRED = "recurred"  # the cause came back while the call was still not resolved
+    ESCALATED = "escalated"
+
+
+class Loss(str, Enum):
+    """Where a stop's time goes in OEE (a reason code's class): the availability losses and planned time."""
+
+    BREAKDOWN = "breakdown"  # equipment failure (six big losses: breakdowns)
+    SETUP = "setup"  # setup and adjustments (six big losses: setup)
+    PLANNED = "planned"  # a planned stop: outside planned production time, not a loss
+
+
+def line_key(line: str, origin: Origin) -> str:
+    """The open_key of an automatic call or an open stop: one per line and cause at a time."""
+    return f"{line}:{origin.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """A downtime reason code from the config: code, words for the operator, and its OEE class."""
+
+    code: str
+    text: str
+    loss: Loss
+
+
+@dataclass(frozen=True, slots=True)
+class AndonCall:
+    """One andon call as the board and the CLI show it. Times are UTC microseconds."""
+
+    call_id: int
+    line: str
+    line_kind: LineKind
+    origin: Origin
+    category: Category
+    state: CallState
+    cause_active: bool
+    detail: str
+    raised_us: int
+    raised_by: str
+    acked_us: int | None = None
+    acked_by: str | None = None
+    ack_note: str = ""
+    cleared_us: int | None = None
+    resolved_us: int | None = None
+    resolved_by: str | None = None
+    resolve_note: str = ""
+    reason_code: str | None = None
+    tier: int = 0
+    micro: bool = False
+
+    @property
+    def cleared(self) -> bool:
+        """The cause went away by itself, and the call still waits to be resolved."""
+        return not self.cause_active and self.state is not CallState.RESOLVED
+
+
+@dataclass(frozen=True, slots=True)
+class CallStep:
+    """One step in a call's history."""
+
+    call_id: int
+    at_us: int
+    step: Step
+    by_user: str
+    note: str = ""
+    tier: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Downtime:
+    """One stop of a line; end_us is None while it lasts."""
+
+    downtime_id: int
+    line: str
+    line_kind: LineKind
+    origin: Origin
+    start_us: int
+    end_us: int | None
+    reason_code: str | None
+    planned: bool
+    micro: bool
+    call_id: int | None
+    note: str = ""
+    entered_by: str | None = None
+
+    def duration_us(self, now_us: int) -> int:
+        """How long the stop lasted, or has lasted until now."""
+        return (self.end_us if self.end_us is not None else now_us) - self.start_us
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationTier:
+    """One tier of escalation: after this many seconds unacknowledged (or unresolved), notify these."""
+
+    tier: int  # 1, 2, ...
+    after_s: float
+    until: CallState  # ACKNOWLEDGED: counts while the call is open; RESOLVED: while it is not resolved
+    name: str  # "shift supervisor"
+    notify: tuple[str, ...]  # e-mail addresses
+
+
+def due_tier(call: AndonCall, tiers: tuple[EscalationTier, ...], now_us: int) -> EscalationTier | None:
+    """The highest tier this call has reached by now and not yet been escalated to, or None."""
+    if call.state is CallState.RESOLVED or call.micro:
+        return None
+    age_s = (now_us - call.raised_us) / 1e6
+    due = None
+    for t in sorted(tiers, key=lambda x: x.tier):
+        waiting = call.state is CallState.OPEN if t.until is CallState.ACKNOWLEDGED else True
+        if waiting and age_s >= t.after_s and t.tier > call.tier:
+            due = t
+    return due
