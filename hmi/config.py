@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from hmi.domain.andon import CallState, EscalationTier, Loss, Reason
 from hmi.domain.alarm_defs import (
     AlarmDefinition,
     AlarmKind,
@@ -409,6 +410,86 @@ class TwinConfig(_Strict):
     parameters: dict[Annotated[str, Field(pattern=IDENT)], ParameterConfig]
 
 
+class EscalationTierConfig(_Strict):
+    """One tier of [[andon.escalation]]: after so many minutes unacknowledged (or unresolved), notify these."""
+
+    after_min: Annotated[float, Field(gt=0, le=7 * 24 * 60)]
+    until: Literal["acknowledged", "resolved"] = "acknowledged"
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    notify: list[str] = []  # e-mail addresses; none: the [alarms.mail] to list
+
+    @field_validator("notify")
+    @classmethod
+    def _addresses(cls, notify: list[str]) -> list[str]:
+        for address in notify:
+            if not EMAIL.match(address):
+                raise ValueError(f"{address[:80]!r} is not an e-mail address (name@host)")
+        return notify
+
+
+class ReasonConfig(_Strict):
+    """One reason code of [andon.reasons]: the words the operator sees and where the time goes in OEE."""
+
+    text: Annotated[str, Field(min_length=1, max_length=120)]
+    loss: Loss
+
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+DEFAULT_TIERS = (
+    EscalationTierConfig(after_min=5, until="acknowledged", name="shift supervisor"),
+    EscalationTierConfig(after_min=15, until="resolved", name="production manager"),
+)
+DEFAULT_REASONS = {
+    "mechanical": ReasonConfig(text="Mechanical failure", loss=Loss.BREAKDOWN),
+    "electrical": ReasonConfig(text="Electrical failure", loss=Loss.BREAKDOWN),
+    "material": ReasonConfig(text="Material shortage", loss=Loss.BREAKDOWN),
+    "quality": ReasonConfig(text="Quality problem", loss=Loss.BREAKDOWN),
+    "changeover": ReasonConfig(text="Setup / changeover", loss=Loss.SETUP),
+    "adjustment": ReasonConfig(text="Adjustment", loss=Loss.SETUP),
+    "planned_maintenance": ReasonConfig(text="Planned maintenance", loss=Loss.PLANNED),
+    "other": ReasonConfig(text="Other", loss=Loss.BREAKDOWN),
+}
+
+
+class AndonConfig(_Strict):
+    """Andon calls and downtime: the micro-stop threshold, the escalation tiers and the reason codes."""
+
+    micro_stop_s: NonNegative = 60.0
+    escalation: list[EscalationTierConfig] = list(DEFAULT_TIERS)
+    reasons: dict[str, ReasonConfig] = dict(DEFAULT_REASONS)
+
+    @field_validator("reasons")
+    @classmethod
+    def _reason_codes(cls, reasons: dict[str, ReasonConfig]) -> dict[str, ReasonConfig]:
+        if not reasons:
+            raise ValueError("give at least one reason code: a resolve needs one")
+        for code in reasons:
+            if not re.match(IDENT, code) or len(code) > 40:
+                raise ValueError(f"reason code {code[:40]!r}: use lower-case letters, digits and '_', starting with "
+                                 "a letter, at most 40 characters (e.g. mechanical)")
+        return reasons
+
+    @model_validator(mode="after")
+    def _tiers_in_time_order(self) -> AndonConfig:
+        for before, after in zip(self.escalation, self.escalation[1:]):
+            if not after.after_min > before.after_min:
+                raise ValueError(f"[[andon.escalation]] tiers must come in increasing time: after_min "
+                                 f"{after.after_min:g} follows {before.after_min:g}")  # fmt: skip
+        return self
+
+    def tiers(self) -> tuple[EscalationTier, ...]:
+        """The escalation tiers as the domain has them (tier 1 the first)."""
+        return tuple(
+            EscalationTier(tier=n, after_s=t.after_min * 60.0, until=CallState(t.until), name=t.name,
+                           notify=tuple(t.notify))  # fmt: skip
+            for n, t in enumerate(self.escalation, start=1)
+        )
+
+    def reason_list(self) -> list[Reason]:
+        """The reason codes in the order of the config."""
+        return [Reason(code, r.text, r.loss) for code, r in self.reasons.items()]
+
+
 class PlantConfig(_Strict):
     """The whole configuration file."""
 
@@ -420,6 +501,7 @@ class PlantConfig(_Strict):
     twins: dict[Annotated[str, Field(pattern=IDENT)], TwinConfig]
     mqtt: MqttConfig | None = None  # no [mqtt]: the MES half (orders, shopfloors) is off
     shopfloors: ShopfloorsConfig = ShopfloorsConfig()
+    andon: AndonConfig = AndonConfig()
 
     @model_validator(mode="after")
     def _endpoints_known(self) -> PlantConfig:

@@ -28,6 +28,7 @@ DESIGN = {
     "ack_alarm":       ".XX...XX",
     "shelve_alarm":    "..X...XX",
     "suppress_alarm":  "......XX",
+    "raise_andon":     ".XXX.XXX",
     "ack_andon":       ".XXX.X.X",
     "resolve_andon":   "..X....X",
     "create_order":    "....X..X",

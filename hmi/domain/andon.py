@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 SYSTEM = "system"  # raised_by / by_user of what a cause did, not a user
+MICRO_STOP = "micro-stop"  # the reason code of a call (and stop) closed by itself as a micro-stop
 
 
 class LineKind(str, Enum):
@@ -180,3 +181,74 @@ def due_tier(call: AndonCall, tiers: tuple[EscalationTier, ...], now_us: int) ->
         if waiting and age_s >= t.after_s and t.tier > call.tier:
             due = t
     return due
+
+
+# --- refusals (one line each: what is wrong and what to do) ---------------------------------------------
+
+MAX_NOTE = 500  # characters of a note on a call or a stop
+
+
+class AndonError(Exception):
+    """A request about calls or stops that cannot be done; the message is one line for the user."""
+
+
+class InvalidAndonValue(AndonError):
+    """A value given with a request that cannot be used (a note too long, a range that ends before it starts)."""
+
+
+class UnknownLine(AndonError):
+    """No twin with a status tag and no shopfloor of that id."""
+
+    def __init__(self, line: str, known: list[str]) -> None:
+        shown = ", ".join(known[:20]) + (f" (+{len(known) - 20} more)" if len(known) > 20 else "")
+        super().__init__(f"no line {line[:64]!r}; lines are: {shown or 'none (no twin has a status tag)'}")
+        self.line = line
+
+
+class UnknownCall(AndonError):
+    """No andon call with that id."""
+
+    def __init__(self, call_id: object) -> None:
+        super().__init__(f"no andon call {str(call_id)[:40]}; `hmi andon list --all` shows the calls")
+        self.call_id = call_id
+
+
+class UnknownDowntime(AndonError):
+    """No downtime record with that id."""
+
+    def __init__(self, downtime_id: object) -> None:
+        super().__init__(f"no downtime record {str(downtime_id)[:40]}; `hmi downtime list` shows them")
+        self.downtime_id = downtime_id
+
+
+class UnknownReason(AndonError):
+    """A reason code that is not in [andon.reasons]; the message lists the codes."""
+
+    def __init__(self, code: str, codes: list[str]) -> None:
+        super().__init__(f"unknown reason code {code[:40]!r}; reason codes are: {', '.join(codes)}")
+        self.code = code
+
+
+class CallTaken(AndonError):
+    """The loser of a race: the call was already acknowledged (or resolved) by someone else."""
+
+    def __init__(self, call_id: int, state: CallState, by: str | None, at_us: int | None) -> None:
+        when = "" if at_us is None else f" at {hh_mm(at_us)}"
+        super().__init__(f"call {call_id} was already {state.value} by {by or 'someone'}{when}")
+        self.call_id, self.state, self.by, self.at_us = call_id, state, by, at_us
+
+
+def hh_mm(at_us: int) -> str:
+    """A time of day in UTC for messages: '14:03 UTC'."""
+    seconds = (at_us // 1_000_000) % 86_400
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d} UTC"
+
+
+def check_note(note: str, what: str = "the note") -> str:
+    """A note as stored: stripped, at most MAX_NOTE characters; InvalidAndonValue otherwise."""
+    if not isinstance(note, str):
+        raise InvalidAndonValue(f"{what} must be text")
+    text = " ".join(note.split())
+    if len(text) > MAX_NOTE:
+        raise InvalidAndonValue(f"{what} has {len(text)} characters; keep it to {MAX_NOTE}")
+    return text

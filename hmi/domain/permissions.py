@@ -30,6 +30,7 @@ class Action(str, Enum):
     ACK_ALARM = "ack_alarm"
     SHELVE_ALARM = "shelve_alarm"  # shelve and unshelve
     SUPPRESS_ALARM = "suppress_alarm"  # suppress, take out of service, return to service
+    RAISE_ANDON = "raise_andon"
     ACK_ANDON = "ack_andon"
     RESOLVE_ANDON = "resolve_andon"
     CREATE_ORDER = "create_order"
@@ -46,16 +47,19 @@ class Action(str, Enum):
 A = Action
 _MATRIX: dict[Role, frozenset[Action]] = {
     Role.VIEWER: frozenset({A.VIEW}),
-    Role.OPERATOR: frozenset({A.VIEW, A.ACK_ALARM, A.ACK_ANDON}),
+    Role.OPERATOR: frozenset({A.VIEW, A.ACK_ALARM, A.RAISE_ANDON, A.ACK_ANDON}),
     Role.SHIFT_SUPERVISOR: frozenset(
-        {A.VIEW, A.ACK_ALARM, A.SHELVE_ALARM, A.ACK_ANDON, A.RESOLVE_ANDON, A.EXPORT_REPORT, A.VIEW_AUDIT}
+        {A.VIEW, A.ACK_ALARM, A.SHELVE_ALARM, A.RAISE_ANDON, A.ACK_ANDON, A.RESOLVE_ANDON, A.EXPORT_REPORT,
+         A.VIEW_AUDIT}
     ),
-    Role.MAINTENANCE_PLANNER: frozenset({A.VIEW, A.ACK_ANDON, A.REVIEW_RISK, A.EXPORT_REPORT}),
+    Role.MAINTENANCE_PLANNER: frozenset({A.VIEW, A.RAISE_ANDON, A.ACK_ANDON, A.REVIEW_RISK, A.EXPORT_REPORT}),
     Role.PRODUCTION_PLANNER: frozenset({A.VIEW, A.CREATE_ORDER, A.RELEASE_ORDER, A.EXPORT_REPORT}),
-    Role.MES_MANAGER: frozenset({A.VIEW, A.RELEASE_ORDER, A.MANAGE_CAPACITY, A.ACK_ANDON, A.EXPORT_REPORT}),
+    Role.MES_MANAGER: frozenset(
+        {A.VIEW, A.RELEASE_ORDER, A.MANAGE_CAPACITY, A.RAISE_ANDON, A.ACK_ANDON, A.EXPORT_REPORT}
+    ),
     Role.ENGINEER: frozenset(
         {
-            A.VIEW, A.ACK_ALARM, A.SHELVE_ALARM, A.SUPPRESS_ALARM, A.REVIEW_RISK, A.TRAIN_MODEL,
+            A.VIEW, A.ACK_ALARM, A.SHELVE_ALARM, A.SUPPRESS_ALARM, A.RAISE_ANDON, A.REVIEW_RISK, A.TRAIN_MODEL,
             A.WRITE_SETPOINT, A.EXPORT_REPORT,
         }  # fmt: skip
     ),
