@@ -8,13 +8,15 @@ import sys
 from collections.abc import Sequence
 
 from hmi.commands import (
-    alarm, audit, collect, db, demo, gui, history, material, order, production, secret, setpoint, shopfloor, user,
+    alarm, andon, audit, collect, db, demo, downtime, gui, history, material, order, production, secret, setpoint,
+    shopfloor, user,
 )
 from hmi.commands.errors import CommandError, OneLineParser, shorten
 from hmi.config import ConfigError
 
 COMMAND_MODULES = (
     gui, demo, collect, db, history, user, audit, secret, setpoint, alarm, order, shopfloor, material, production,
+    andon, downtime,
 )
 
 # Exceptions that are a user's mistake or a missing peer: one line, no traceback.
