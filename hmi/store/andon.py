@@ -19,8 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from hmi.domain.andon import (
-    MICRO_STOP, ORIGIN_CATEGORY, SYSTEM, AndonCall, CallState, CallStep, CallTaken, Category, Downtime, LineKind, Loss, Origin,
-    Reason, Step, UnknownCall, UnknownDowntime, line_key,
+    MICRO_STOP, ORIGIN_CATEGORY, SYSTEM, AndonCall, CallState, CallStep, CallTaken, Category, Downtime, LineKind,
+    Loss, Origin, Reason, Step, UnknownCall, UnknownDowntime, line_key,
 )  # fmt: skip
 from hmi.store.schema import andon_calls, andon_steps, audit_head, downtime, shopfloors
 
@@ -228,8 +228,9 @@ def end_cause(conn: Connection, line: str, origin: Origin, at_us: int, micro_sto
 
 def _had_a_real_stop(conn: Connection, call_id: int) -> bool:
     """Whether a call had a stop that was not a micro-stop (then it stays for a resolve even if it recurs briefly)."""
-    found = conn.execute(select(downtime.c.downtime_id).where(
-        downtime.c.call_id == call_id, downtime.c.micro.is_(False), downtime.c.end_us.is_not(None)).limit(1)).first()  # fmt: skip
+    d = downtime.c
+    real = select(d.downtime_id).where(d.call_id == call_id, d.micro.is_(False), d.end_us.is_not(None)).limit(1)
+    found = conn.execute(real).first()
     return found is not None
 
 
@@ -298,7 +299,8 @@ def escalate(conn: Connection, call_id: int, tier: int, at_us: int, note: str) -
     return bool(won)
 
 
-def set_downtime_reason(conn: Connection, downtime_id: int, reason: Reason, note: str, user: str) -> tuple[Downtime, Downtime]:
+def set_downtime_reason(conn: Connection, downtime_id: int, reason: Reason, note: str,
+                        user: str) -> tuple[Downtime, Downtime]:  # fmt: skip
     """Give a stop its reason afterwards (planned follows the reason's class); (before, after); UnknownDowntime."""
     before = load_downtime(conn, downtime_id)
     if before is None:
