@@ -64,7 +64,7 @@ class MailError(Exception):
     """Mail could not be sent; the one-line message names the server, the reason and what to check."""
 
 
-class _NoPassword(Exception):
+class NoMailPassword(Exception):
     """The password of the mail user cannot be had (not set, keyring locked)."""
 
 
@@ -321,8 +321,8 @@ class AlarmMailer:
     def _attempt(self, message: EmailMessage) -> _Failure | None:
         """Send once; None when the server took it, else why not (without the password)."""
         try:
-            send(self._config, message, _password_for(self._config, self._password), self._ssl_context)
-        except _NoPassword as exc:
+            send(self._config, message, smtp_password(self._config, self._password), self._ssl_context)
+        except NoMailPassword as exc:
             return _Failure(str(exc), permanent=True)
         except SmtpFailure as failure:
             return _Failure(failure.reason, permanent=failure.permanent)
@@ -343,27 +343,27 @@ class _Failure:
 # -- the password and the test mail ------------------------------------------------------------------
 
 
-def _password_for(config: MailConfig, password: PasswordSource) -> str | None:
+def smtp_password(config: MailConfig, password: PasswordSource) -> str | None:
     """The password when the config has a user (asked now, so a changed secret is picked up)."""
     if not config.username:
         return None
     try:
         value = password()
     except Exception as exc:  # SecretMissing, a locked keyring: its message says what to do
-        raise _NoPassword(f"no password for user {config.username!r}: {exc}") from None
+        raise NoMailPassword(f"no password for user {config.username!r}: {exc}") from None
     if not value:
-        raise _NoPassword(f"no password for user {config.username!r}: set the secret 'smtp' (hmi secret set smtp)")
+        raise NoMailPassword(f"no password for user {config.username!r}: set the secret 'smtp' (hmi secret set smtp)")
     return value
 
 
 def send_test_mail(config: MailConfig, password: PasswordSource, *, ssl_context: ssl.SSLContext | None = None) -> str:
     """Send one test message now; a one-line result, or MailError naming the server, the reason and what to check."""
     server = f"{config.host}:{config.port}"
-    message = _envelope(config, "[HMI] test mail", "This is a test mail of the HMI's alarm notifications.\n"
+    message = mail_envelope(config, "[HMI] test mail", "This is a test mail of the HMI's alarm notifications.\n"
                         f"Sent {_utc(time.time())} via {server} ({config.tls}).\n", "test")  # fmt: skip
     try:
-        send(config, message, _password_for(config, password), ssl_context)
-    except _NoPassword as exc:
+        send(config, message, smtp_password(config, password), ssl_context)
+    except NoMailPassword as exc:
         raise MailError(f"cannot send mail via {server}: {exc}") from None
     except SmtpFailure as failure:
         reason = f"{failure.reason}; check {failure.check}"
@@ -388,7 +388,7 @@ def alarm_message(config: MailConfig, entries: Sequence[JournalEntry]) -> EmailM
     if len(ordered) > MAX_LISTED:
         lines += [f"... and {len(ordered) - MAX_LISTED} more", ""]
     lines.append(f"At most {config.max_per_hour} such mails an hour; more alarms are listed in the digest.")
-    return _envelope(config, subject, "\n".join(lines) + "\n", "alarm")
+    return mail_envelope(config, subject, "\n".join(lines) + "\n", "alarm")
 
 
 def digest_message(config: MailConfig, period: _Period, end: float, unacked: Sequence[JournalEntry]) -> EmailMessage:
@@ -406,14 +406,14 @@ def digest_message(config: MailConfig, period: _Period, end: float, unacked: Seq
     for entry in unacked[:MAX_LISTED]:
         lines.append(f"  P{entry.priority}  {_title(entry)}  since {_utc(entry.ts)}  [{entry.alarm_id}]")
     lines += _held_lines(period)
-    return _envelope(config, subject, "\n".join(lines) + "\n", "digest")
+    return mail_envelope(config, subject, "\n".join(lines) + "\n", "digest")
 
 
 def held_message(config: MailConfig, period: _Period) -> EmailMessage:
     """The mail for alarms the rate limit held back, when there is no digest to carry them."""
     counts = _per_priority(Counter(e.priority for e in period.held))
     subject = f"[HMI] {_plural(period.held_count, 'more alarm')} held back by the rate limit ({counts})"
-    return _envelope(config, subject, "\n".join(_held_lines(period)[1:]) + "\n", "held")
+    return mail_envelope(config, subject, "\n".join(_held_lines(period)[1:]) + "\n", "held")
 
 
 def _held_lines(period: _Period) -> list[str]:
@@ -438,7 +438,8 @@ def _alarm_lines(entry: JournalEntry) -> list[str]:
     ]
 
 
-def _envelope(config: MailConfig, subject: str, body: str, kind: str) -> EmailMessage:
+def mail_envelope(config: MailConfig, subject: str, body: str, kind: str) -> EmailMessage:
+    """The e-mail with the HMI's sender, recipients and headers around this subject and body."""
     message = EmailMessage(policy=_POLICY)
     message["From"] = config.sender
     message["To"] = ", ".join(config.to)

@@ -36,7 +36,7 @@ from hmi.domain.andon import (
 from hmi.domain.audit import AuditEntry, Outcome
 from hmi.domain.permissions import Action, Principal
 from hmi.io.smtp import SmtpFailure, send
-from hmi.services.alarm_mail import PasswordSource, _envelope, _NoPassword, _password_for
+from hmi.services.alarm_mail import NoMailPassword, PasswordSource, mail_envelope, smtp_password
 from hmi.services.commands import Change, CommandService, workstation_name
 from hmi.store import andon as store
 from hmi.store.audit import append, now_us
@@ -355,8 +355,8 @@ class AndonService:
         to = list(tier.notify) or list(mail.to)
         config = mail.model_copy(update={"to": to})
         try:
-            send(config, escalation_message(config, call, tier, now), _password_for(config, self._mail_password))
-        except (_NoPassword, SmtpFailure) as failure:
+            send(config, escalation_message(config, call, tier, now), smtp_password(config, self._mail_password))
+        except (NoMailPassword, SmtpFailure) as failure:
             reason = getattr(failure, "reason", str(failure))
             self._count(failed=True, error=f"{mail.host}:{mail.port}: {reason}")
             log.error("andon: escalation mail of call %d (tier %d) via %s:%d not sent: %s", call.call_id, tier.tier,
@@ -422,4 +422,4 @@ def escalation_message(config: MailConfig, call: AndonCall, tier: EscalationTier
         lines.append(f"Detail:    {call.detail}")
     if call.acked_by:
         lines.append(f"Acknowledged: {_utc(call.acked_us or 0)} by {call.acked_by}")
-    return _envelope(config, subject, "\n".join(lines) + "\n", "andon-escalation")
+    return mail_envelope(config, subject, "\n".join(lines) + "\n", "andon-escalation")
