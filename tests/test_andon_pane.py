@@ -65,7 +65,8 @@ def test_a_tile_per_line_says_state_category_origin_age_acker_and_tier(qtbot, qa
     assert sf2.text("tier") == "▲ escalated: tier 2 · production manager"
     assert pane.summary.text() == "open 1    acknowledged 1    cleared 1    running 0"
     # the buttons follow the state: acknowledge only an open call
-    assert c1.ack_button.isVisible() and not sf1.ack_button.isVisible()
+    assert c1.ack_button.isVisible() and c1.ack_button.isEnabled()
+    assert not sf1.ack_button.isEnabled() and sf1.ack_button.toolTip().startswith("acknowledged by bob at ")
     assert sf1.resolve_button.isVisible() and sf1.resolve_button.isEnabled()
 
 

@@ -24,9 +24,9 @@ ORIGIN_WORDS = {Origin.TRIP: "trip", Origin.MACHINE: "machine stop", Origin.OFFL
 # Which call a tile shows when a line has several: the one that needs someone most, then the oldest.
 URGENCY = {OPEN: 0, ACKED: 1, CLEARED: 2}
 NAME_PT = theme.VALUE_PT + 4
-STATE_PT = theme.VALUE_PT + 2
+STATE_PT = theme.VALUE_PT
 AGE_PT = theme.VALUE_PT + 6
-LINE_PT = theme.TITLE_PT + 4
+LINE_PT = theme.TITLE_PT + 2
 TILE_MIN_W = 380
 
 
@@ -106,7 +106,7 @@ def tile_style(p: theme.Palette) -> str:
     QLabel#andonWhat, QLabel#andonAck, QLabel#andonTier {{ font-size: {LINE_PT}pt; }}
     QFrame#andonTile QLabel#andonTier[escalated="true"] {{ font-weight: bold; }}
     QLabel#andonDetail {{ font-size: {theme.TITLE_PT}pt; }}
-    QFrame#andonTile QPushButton {{ font-size: {theme.TITLE_PT}pt; padding: 6px 12px; }}
+    QFrame#andonTile QPushButton {{ font-size: {theme.BASE_PT + 1}pt; padding: 5px 8px; }}
     """
 
 
@@ -125,6 +125,7 @@ class AndonTile(QFrame):
         self.others = 0
         self.state = RUNNING
         self._shown: tuple | None = None
+        self._allowed: dict[str, tuple[bool, str]] = {"ack": (True, ""), "resolve": (True, ""), "raise": (True, "")}
         self.name = self._label("andonName", name)
         self.kind = self._label("andonKind", kind)
         self.state_label = self._label("andonState", WORDS[RUNNING])
@@ -134,16 +135,21 @@ class AndonTile(QFrame):
         self.ack = self._label("andonAck", "")
         self.tier = self._label("andonTier", "")
         self.detail = self._label("andonDetail", "")
-        self.detail.setWordWrap(True)
+        for w in (self.what, self.ack, self.tier, self.detail):  # nothing is cut off on a narrow tile
+            w.setWordWrap(True)
         self.ack_button = self._button("Acknowledge", "andonAckButton", lambda: self._emit(self.ack_requested))
         self.resolve_button = self._button("Resolve…", "andonResolveButton", lambda: self._emit(self.resolve_requested))
-        self.raise_button = self._button("Raise call…", "andonRaiseButton", lambda: self.raise_requested.emit(self.line))
+        self.raise_button = self._button("Raise…", "andonRaiseButton", lambda: self.raise_requested.emit(self.line))
         head = QHBoxLayout()
         head.addWidget(self.name, 1)
         head.addWidget(self.kind, 0, Qt.AlignmentFlag.AlignTop)
-        buttons = QHBoxLayout()
+        self.steps = QWidget()  # the steps on a call, hidden while the line runs
+        steps = QHBoxLayout(self.steps)
+        steps.setContentsMargins(0, 0, 0, 0)
         for b in (self.ack_button, self.resolve_button):
-            buttons.addWidget(b)
+            steps.addWidget(b)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.steps)
         buttons.addStretch(1)
         buttons.addWidget(self.raise_button)
         v = QVBoxLayout(self)
@@ -207,8 +213,8 @@ class AndonTile(QFrame):
             self.setToolTip(f"call {call.call_id} on {call.line}: {call.state.value}"
                             + (" (the cause has cleared)" if call.cleared else ""))  # fmt: skip
         self.tick(tiers, now_us)
-        self.ack_button.setVisible(call is not None and call.state is CallState.OPEN)
-        self.resolve_button.setVisible(call is not None)
+        _show(self.steps, call is not None)
+        self._enable()
         return True
 
     def tick(self, tiers: tuple[EscalationTier, ...], now_us: int) -> None:
@@ -229,9 +235,19 @@ class AndonTile(QFrame):
 
     def set_allowed(self, ack: tuple[bool, str], resolve: tuple[bool, str], raise_: tuple[bool, str]) -> None:
         """Enable the steps for the session as it is now; each (enabled, tooltip)."""
-        for b, (on, tip) in ((self.ack_button, ack), (self.resolve_button, resolve), (self.raise_button, raise_)):
-            b.setEnabled(on)
-            b.setToolTip(tip)
+        self._allowed = {"ack": ack, "resolve": resolve, "raise": raise_}
+        self._enable()
+
+    def _enable(self) -> None:
+        allowed = self._allowed
+        open_ = self.call is not None and self.call.state is CallState.OPEN
+        ack = allowed["ack"] if open_ or self.call is None else (False, ack_text(self.call))
+        for b, (on, tip) in ((self.ack_button, ack), (self.resolve_button, allowed["resolve"]),
+                             (self.raise_button, allowed["raise"])):  # fmt: skip
+            if b.isEnabled() != on:
+                b.setEnabled(on)
+            if b.toolTip() != tip:
+                b.setToolTip(tip)
 
     def _repolish(self) -> None:
         self.setProperty("state", self.state)
@@ -239,3 +255,9 @@ class AndonTile(QFrame):
         for w in (self, self.state_label):
             w.style().unpolish(w)
             w.style().polish(w)
+
+
+def _show(widget: QWidget, on: bool) -> None:
+    """Show or hide a widget only when that changes (setVisible relayouts the tile even when it does not)."""
+    if widget.isHidden() == on:
+        widget.setVisible(on)
