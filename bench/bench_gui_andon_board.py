@@ -1,9 +1,9 @@
 """The andon board with 50 tiles while 10 calls a second go through the real AndonService (target: GUI timer p99 < 50 ms).
 
 The board pane (offscreen, 1600×900) on its ServiceAndonSource over an AndonService on an SQLite file;
-a feeder thread raises 10 calls a second on random lines through the service (permission, audit),
-acknowledges some and resolves each after a few seconds, so the board stays full and changes all the
-time. A 20 ms precise QTimer on the GUI thread records how late each timeout fires.
+a feeder in another process (as another workstation, the CLI or the collector would) raises 10 calls
+a second on random lines through the service (permission, audit), acknowledges half and resolves each
+after a few seconds, so the board stays full and changes all the time. A 20 ms precise QTimer on the GUI thread records how late each timeout fires.
 
 Baseline: the same board and feed, but the naive way: every poll reads the whole board (no version()
 first) and rebuilds all 50 tiles. Ours: version() every poll, the board only when it moved, and only
@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import multiprocessing
 import os
 import random
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -46,39 +47,40 @@ def plant(lines: int):  # noqa: ANN201
     return parse_config(resource_text("plant.toml") + floors + tiers + reasons, "bench")
 
 
-class Feeder(threading.Thread):
-    """Raises ``rate`` calls a second on random lines through the service; acknowledges half, resolves all later."""
+def feed(url: str, lines: int, rate: float, ready, stop, out) -> None:  # noqa: ANN001
+    """Another process (a workstation, the CLI, the collector): raise ``rate`` calls a second on random lines
+    through the service, acknowledge half, resolve each after RESOLVE_AFTER_S; counts go to ``out``."""
+    from hmi.domain.andon import AndonError, Category
+    from hmi.domain.session import SessionUser
+    from hmi.services.andon import AndonService
+    from hmi.store.db import make_engine
 
-    def __init__(self, service, lines: list[str], rate: float) -> None:  # noqa: ANN001
-        super().__init__(daemon=True)
-        self.service, self.lines, self.rate = service, lines, rate
-        self.stop_event = threading.Event()
-        self.raised = self.acked = self.resolved = self.refused = 0
-
-    def run(self) -> None:
-        from hmi.domain.andon import AndonError, Category
-        from hmi.domain.session import SessionUser
-
-        olga, sam = SessionUser("olga", "operator"), SessionUser("sam", "shift_supervisor")
-        live: list[tuple[float, int]] = []
-        rng = random.Random(7)
-        period = 1.0 / self.rate
-        next_at = time.perf_counter()
-        while not self.stop_event.is_set():
-            try:
-                call = self.service.raise_call(olga, rng.choice(self.lines), rng.choice(list(Category)), "bench")
-                self.raised += 1
-                live.append((time.perf_counter(), call.call_id))
-                if rng.random() < 0.5:
-                    self.service.acknowledge(sam, call.call_id)
-                    self.acked += 1
-                while live and time.perf_counter() - live[0][0] > RESOLVE_AFTER_S:
-                    self.service.resolve(sam, live.pop(0)[1], "mechanical")
-                    self.resolved += 1
-            except AndonError:
-                self.refused += 1
-            next_at += period
-            self.stop_event.wait(max(0.0, next_at - time.perf_counter()))
+    service = AndonService(make_engine(url), plant(lines), workstation="ws-feeder")
+    names = [f"sf{i:02d}" for i in range(1, lines + 1)]
+    olga, sam = SessionUser("olga", "operator"), SessionUser("sam", "shift_supervisor")
+    counts = {"raised": 0, "acked": 0, "resolved": 0, "refused": 0}
+    live: list[tuple[float, int]] = []
+    rng = random.Random(7)
+    period = 1.0 / rate
+    service.version()  # connected and imported: the board's timer starts now
+    ready.set()
+    next_at = time.perf_counter()
+    while not stop.is_set():
+        try:
+            call = service.raise_call(olga, rng.choice(names), rng.choice(list(Category)), "bench")
+            counts["raised"] += 1
+            live.append((time.perf_counter(), call.call_id))
+            if rng.random() < 0.5:
+                service.acknowledge(sam, call.call_id)
+                counts["acked"] += 1
+            while live and time.perf_counter() - live[0][0] > RESOLVE_AFTER_S:
+                service.resolve(sam, live.pop(0)[1], "mechanical")
+                counts["resolved"] += 1
+        except AndonError:
+            counts["refused"] += 1
+        next_at += period
+        stop.wait(max(0.0, next_at - time.perf_counter()))
+    out.put(counts)
 
 
 def run_board(naive: bool, seconds: float, lines: int, rate: float) -> dict:
@@ -109,8 +111,9 @@ def run_board(naive: bool, seconds: float, lines: int, rate: float) -> dict:
     pane = (NaiveBoard if naive else AndonPane)(ctx, player=lambda _p: None)
     pane.resize(1600, 900)
     pane.show()
-    feeder = Feeder(AndonService(engine, config, workstation="ws-feeder"), [f"sf{i:02d}" for i in range(1, lines + 1)],
-                    rate)  # fmt: skip
+    spawn = multiprocessing.get_context("spawn")
+    ready, stop, out = spawn.Event(), spawn.Event(), spawn.Queue()
+    feeder = spawn.Process(target=feed, args=(url, lines, rate, ready, stop, out), daemon=True)
     late: list[float] = []
     state = {"last": 0.0, "t0": time.perf_counter()}
 
@@ -128,23 +131,27 @@ def run_board(naive: bool, seconds: float, lines: int, rate: float) -> dict:
     async def main() -> None:
         while pane.loads < 1:
             await asyncio.sleep(0.02)
+        gc.collect()
+        gc.freeze()  # as hmi.app does once the window is built (_settle_gc)
         feeder.start()
+        while not ready.is_set():
+            await asyncio.sleep(0.05)
         timer.start()
         state["t0"] = time.perf_counter()
         cpu0 = time.thread_time()
         await asyncio.sleep(seconds)
         state["cpu"] = time.thread_time() - cpu0
         timer.stop()
-        feeder.stop_event.set()
-        feeder.join(5)
+        stop.set()
 
     loop = asyncio.get_event_loop()
     loop.run_until_complete(main())
     pane.hide()  # its poll stops; the read in flight finishes before the pane goes
     loop.run_until_complete(pane.settle())
-    result = {"late": late, "tiles": len(pane.tiles), "loads": pane.loads, "polls": pane.polls,
-              "raised": feeder.raised, "acked": feeder.acked, "resolved": feeder.resolved, "refused": feeder.refused,
-              "cpu_s": state["cpu"]}  # fmt: skip
+    counts = out.get(timeout=30)
+    feeder.join(10)
+    result = {"late": late, "tiles": len(pane.tiles), "loads": pane.loads, "polls": pane.polls, "cpu_s": state["cpu"],
+              **counts}
     pane.close()
     pane.deleteLater()
     app.processEvents()
