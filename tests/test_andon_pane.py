@@ -6,7 +6,7 @@ from __future__ import annotations
 from hmi.domain.andon import CallState, Category, Origin
 from hmi.domain.permissions import Action, PermissionDenied
 from hmi.ui.andon_dialogs import RaiseDialog, ResolveDialog
-from hmi.ui.andon_tile import clock_text
+from hmi.ui.andon_tile import NAME_PT, clock_text
 from hmi.ui.panes.andon import AndonPane
 from tests.andon_fake import S, T0, FakeAndon, call, taken
 from tests.orders_panes_support import OLAF, context, until
@@ -114,10 +114,26 @@ def test_the_calls_there_at_the_first_read_play_no_tone(qtbot, qasync_loop):
 def test_the_grid_reflows_to_the_width(qtbot, qasync_loop):
     fake = FakeAndon()
     pane = make(qtbot, qasync_loop, fake, width=1400)
-    assert pane._columns == 3
-    pane.resize(500, 900)
+    assert pane._columns == 3 and pane.scale == 1.0
+    pane.resize(500, 1200)
     qtbot.wait(50)
     assert pane._columns == 1
+
+
+def test_many_lines_get_smaller_fonts_to_fit_the_pane(qtbot, qasync_loop):
+    from hmi.domain.andon import LineKind
+    from hmi.services.andon import AndonLine
+
+    fake = FakeAndon()
+    fake.lines_ = [AndonLine(f"sf{i:02d}", LineKind.SHOPFLOOR, f"sf{i:02d}") for i in range(1, 13)]
+    pane = make(qtbot, qasync_loop, fake, width=1600)
+    pane.resize(1600, 1000)
+    qtbot.wait(50)
+    assert pane.scale < 1.0 and pane._columns >= 4
+    assert f"QLabel#andonName {{ font-size: {round(NAME_PT * pane.scale)}pt;" in pane.styleSheet()
+    pane.resize(1600, 3000)
+    qtbot.wait(50)
+    assert pane.scale == 1.0
 
 
 def test_acknowledge_from_the_tile(qtbot, qasync_loop):

@@ -28,6 +28,9 @@ STATE_PT = theme.VALUE_PT
 AGE_PT = theme.VALUE_PT + 6
 LINE_PT = theme.TITLE_PT + 2
 TILE_MIN_W = 380
+TILE_H = 320  # about the height of a tile with a call at full size
+SCALES = (1.0, 0.85, 0.72, 0.62)  # font sizes tried, largest first, until every tile fits the pane
+MIN_PT = 9
 
 
 def state_of(call: AndonCall | None) -> str:
@@ -88,26 +91,41 @@ def tier_text(call: AndonCall, tiers: tuple[EscalationTier, ...], now_us: int) -
     return "no escalation due", False
 
 
-def tile_style(p: theme.Palette) -> str:
-    """The tiles' QSS: a panel each; the state band coloured only when abnormal."""
+def tile_style(p: theme.Palette, scale: float = 1.0) -> str:
+    """The tiles' QSS at a font scale: a panel each; the state band coloured only when abnormal."""
+
+    def pt(size: int) -> int:
+        return max(MIN_PT, round(size * scale))
+
     return f"""
     QFrame#andonTile {{ background: {p.panel}; border: 1px solid {p.border}; }}
     QFrame#andonTile[state="open"] {{ border: 3px solid {theme.ALARM_HIGH}; }}
     QFrame#andonTile QLabel {{ background: transparent; color: {p.text}; }}
-    QLabel#andonName {{ font-size: {NAME_PT}pt; font-weight: bold; }}
-    QLabel#andonKind {{ font-size: {theme.BASE_PT}pt; }}
+    QLabel#andonName {{ font-size: {pt(NAME_PT)}pt; font-weight: bold; }}
+    QLabel#andonKind {{ font-size: {pt(theme.BASE_PT)}pt; }}
     QFrame#andonTile QLabel#andonKind, QFrame#andonTile QLabel#andonDetail {{ color: {p.muted}; }}
-    QLabel#andonState {{ font-size: {STATE_PT}pt; font-weight: bold; padding: 4px 10px; }}
+    QLabel#andonState {{ font-size: {pt(STATE_PT)}pt; font-weight: bold; padding: 4px 10px; }}
     QFrame#andonTile QLabel#andonState[state="running"] {{ color: {p.muted}; border: 1px solid {p.border}; }}
     QFrame#andonTile QLabel#andonState[state="open"] {{ background: {theme.ALARM_HIGH}; color: #FFFFFF; }}
     QFrame#andonTile QLabel#andonState[state="acked"] {{ background: {theme.WARNING}; color: #000000; }}
     QFrame#andonTile QLabel#andonState[state="cleared"] {{ background: {theme.STALE}; color: #FFFFFF; }}
-    QLabel#andonAge {{ font-size: {AGE_PT}pt; font-weight: bold; }}
-    QLabel#andonWhat, QLabel#andonAck, QLabel#andonTier {{ font-size: {LINE_PT}pt; }}
+    QLabel#andonAge {{ font-size: {pt(AGE_PT)}pt; font-weight: bold; }}
+    QLabel#andonWhat, QLabel#andonAck, QLabel#andonTier {{ font-size: {pt(LINE_PT)}pt; }}
     QFrame#andonTile QLabel#andonTier[escalated="true"] {{ font-weight: bold; }}
-    QLabel#andonDetail {{ font-size: {theme.TITLE_PT}pt; }}
-    QFrame#andonTile QPushButton {{ font-size: {theme.BASE_PT + 1}pt; padding: 5px 8px; }}
+    QLabel#andonDetail {{ font-size: {pt(theme.TITLE_PT)}pt; }}
+    QFrame#andonTile QPushButton {{ font-size: {pt(theme.BASE_PT + 1)}pt; padding: 5px 8px; }}
     """
+
+
+def fit_scale(count: int, width: int, height: int, spacing: int) -> tuple[float, int]:
+    """(font scale, columns): the largest scale at which ``count`` tiles fit ``width`` × ``height``, else the smallest."""
+    for scale in SCALES:
+        columns = max(1, min(count or 1, width // (int(TILE_MIN_W * scale) + spacing)))
+        rows = -(-max(count, 1) // columns)
+        if rows * (TILE_H * scale + spacing) <= height:
+            return scale, columns
+    scale = SCALES[-1]
+    return scale, max(1, min(count or 1, width // (int(TILE_MIN_W * scale) + spacing)))
 
 
 class AndonTile(QFrame):
@@ -161,9 +179,13 @@ class AndonTile(QFrame):
             v.addWidget(w)
         v.addStretch(1)
         v.addLayout(buttons)
-        self.setMinimumWidth(TILE_MIN_W)
+        self.set_scale(1.0)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self._repolish()
+
+    def set_scale(self, scale: float) -> None:
+        """The tile's narrowest width at this font scale (the pane's style sheet scales the fonts)."""
+        self.setMinimumWidth(int(TILE_MIN_W * scale))
 
     def _label(self, name: str, text: str) -> QLabel:
         label = QLabel(text)

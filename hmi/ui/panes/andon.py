@@ -28,7 +28,7 @@ from hmi.ui.alarm_sounds import BeepPlayer
 from hmi.ui.alarm_tones import os_player
 from hmi.ui.andon_dialogs import NewCall, RaiseDialog, ResolveDialog, Resolution
 from hmi.ui.andon_source import AndonSource, andon_for
-from hmi.ui.andon_tile import ACKED, CLEARED, OPEN, RUNNING, TILE_MIN_W, AndonTile, tile_style
+from hmi.ui.andon_tile import ACKED, CLEARED, OPEN, RUNNING, TILE_MIN_W, AndonTile, fit_scale, tile_style
 from hmi.ui.context import AppContext
 from hmi.ui.dialog_tasks import open_dialog
 from hmi.ui.order_polling import message_style
@@ -47,12 +47,12 @@ NO_LINES = "No line to show: no twin has a status tag and no shopfloor is known 
 SUMMARY = ((OPEN, "open"), (ACKED, "acknowledged"), (CLEARED, "cleared"), (RUNNING, "running"))
 
 
-def stylesheet(p: theme.Palette) -> str:
-    """The board's look: the tiles, a large summary line, the message line."""
+def stylesheet(p: theme.Palette, scale: float = 1.0) -> str:
+    """The board's look at a font scale: the tiles, a large summary line, the message line."""
     return f"""
     {refusal_style(p, "andonRefusal")}
     {message_style(p, "andonMessage")}
-    {tile_style(p)}
+    {tile_style(p, scale)}
     QLabel#andonMessage {{ font-size: {theme.TITLE_PT + 2}pt; }}
     QLabel#andonSummary {{ color: {p.text}; font-size: {theme.VALUE_PT}pt; font-weight: bold; padding: 2px 4px; }}
     """
@@ -63,7 +63,8 @@ class AndonPane(ReportPane):
 
     def __init__(self, ctx: AppContext, source: AndonSource | None = None, clock: Callable[[], float] = time.time,
                  player: Callable[[int], None] | None = None, parent: QWidget | None = None) -> None:  # fmt: skip
-        super().__init__(ctx, clock, "andon", stylesheet, parent)
+        self.scale = 1.0  # the tiles' font scale: smaller when they would not all fit the pane
+        super().__init__(ctx, clock, "andon", lambda p: stylesheet(p, self.scale), parent)
         self.source = andon_for(ctx, source)
         self.player = player if player is not None else (os_player() or BeepPlayer(self))
         self.tiles: dict[str, AndonTile] = {}
@@ -83,6 +84,7 @@ class AndonPane(ReportPane):
         self.message = note_label("andonMessage")
         self.summary = QLabel("")
         self.summary.setObjectName("andonSummary")
+        self.summary.setWordWrap(True)
         self.grid_host = QWidget()
         self.grid = QGridLayout(self.grid_host)
         self.grid.setContentsMargins(0, 0, 0, 0)
@@ -178,6 +180,7 @@ class AndonPane(ReportPane):
                 tile.ack_requested.connect(self._on_ack)
                 tile.resolve_requested.connect(self._on_resolve)
                 tile.raise_requested.connect(self._on_raise)
+                tile.set_scale(self.scale)
                 self.tiles[line] = tile
         self._order = order
         self.update_actions()
@@ -215,12 +218,15 @@ class AndonPane(ReportPane):
 
     # --- the grid --------------------------------------------------------------------------------
 
-    def columns_for(self, width: int) -> int:
-        """How many tiles fit side by side in ``width`` pixels."""
-        return max(1, min(len(self._order) or 1, width // (TILE_MIN_W + self.grid.spacing())))
-
     def _place(self, force: bool = False) -> None:
-        columns = self.columns_for(self.scroll.viewport().width() or self.width())
+        viewport = self.scroll.viewport()
+        scale, columns = fit_scale(len(self._order), viewport.width() or self.width(), viewport.height() or self.height(),
+                                   self.grid.spacing())  # fmt: skip
+        if scale != self.scale:
+            self.scale = scale
+            self._on_theme(theme.current())
+            for tile in self.tiles.values():
+                tile.set_scale(scale)
         if columns == self._columns and not force:
             return
         self._columns = columns
