@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 POLL_MS = 400  # version() only; a new call is on the board well within a second
 TICK_MS = 1000
-LINES_EVERY = 25  # polls between reads of the lines (a new shopfloor appears without a call)
+LINES_EVERY = 12  # polls between reads of the lines (~5 s: a new shopfloor appears without a call)
 CUE_PRIORITY = 2  # the alarm tone a new call plays (once)
 NO_DATABASE = "This window has no database, so there are no andon calls to show."
 NO_LINES = "No line to show: no twin has a status tag and no shopfloor is known yet."
