@@ -89,6 +89,9 @@ def test_the_age_ticks_without_reading_the_board(qtbot, qasync_loop):
     assert pane.tiles["compressor1"].text("age") == "for 3:05"
     assert pane.tiles["compressor1"].text("tier") == "escalates to shift supervisor in 1:55"
     assert fake.board_reads == reads
+    clock.now += 200  # past the tier's time, before the escalation tick has stepped the call
+    pane.tick()
+    assert pane.tiles["compressor1"].text("tier") == "escalating to shift supervisor"
     assert clock_text(2 * 86_400 + 3 * 3600) == "2 d 03:00"
 
 

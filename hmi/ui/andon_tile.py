@@ -87,7 +87,7 @@ def tier_text(call: AndonCall, tiers: tuple[EscalationTier, ...], now_us: int) -
         if t.tier <= call.tier or (t.until is CallState.ACKNOWLEDGED and call.state is not CallState.OPEN):
             continue
         left = t.after_s - (now_us - call.raised_us) / 1e6
-        return f"escalates to {t.name} in {clock_text(left)}", False
+        return (f"escalates to {t.name} in {clock_text(left)}" if left > 0 else f"escalating to {t.name}"), False
     return "no escalation due", False
 
 
