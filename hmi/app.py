@@ -170,6 +170,7 @@ async def _run(
     )
     ctx.setpoint_writer = lambda tag, value: runtime.write_setpoint(tag, value)
     ctx.alarms = runtime.alarms
+    ctx.andon = _andon(ctx, engine, config, workstation)
     window = MainWindow(ctx, panes, title_suffix=title_suffix)
     closed = asyncio.Event()
     window.closed.connect(closed.set)
@@ -206,6 +207,14 @@ async def _run(
         window.close()
         engine.dispose()
     return result["code"]
+
+
+def _andon(ctx: AppContext, engine: Engine, config: PlantConfig, workstation: str) -> object:
+    """The andon board's source: the AndonService on the window's database, in an executor."""
+    from hmi.services.andon import AndonService
+    from hmi.ui.andon_source import ServiceAndonSource
+
+    return ServiceAndonSource(ctx, AndonService(engine, config, workstation=workstation))
 
 
 async def _greet(window: MainWindow, engine: Engine, users: _Users) -> None:

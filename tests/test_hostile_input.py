@@ -70,11 +70,14 @@ HMI_ROWS: list[Row] = [
     row("gui", "--idle-lock", "nan"),
     row("gui", "--show", "nosuchpane", "--offscreen", "--run-for", "1", "--db", "{db}"),
     row("gui", "--config", "{missing}", "--db", "{db}"),
+    row("gui", "--wall", "--show", "trends"),
+    row("--wall", "--screenshot", "{folder}"),
     # demo: refused before the simulator starts
     row("demo", "--run-for", "0"),
     row("demo", "--screenshot", "shot.png"),
     row("demo", "--speed", "fast"),
     row("demo", "--idle-lock", "-5"),
+    row("demo", "--wall", "--show", "orders"),
     # collect
     row("collect", "--config", "{binary}"),
     row("--config", "{missing}", "collect"),

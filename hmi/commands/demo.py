@@ -21,7 +21,9 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from hmi.commands.errors import CommandError
-from hmi.commands.gui import add_gui_options, check_gui_options, idle_lock_s, panes_to_show, prepare_qt, show_panes
+from hmi.commands.gui import (
+    add_gui_options, check_gui_options, idle_lock_s, panes_to_show, prepare_qt, show_panes, wall_options,
+)
 from hmi.config import PlantConfig, load_config
 from hmi.broker_process import BrokerProcess
 from hmi.paths import data_dir
@@ -110,12 +112,13 @@ def run(args: argparse.Namespace) -> int:
         # Offscreen nobody can answer a dialog: view only, unless --login names a demo user.
         wants_users = bool(args.login) or not args.offscreen
         login = args.login
+        options = {"greet": not args.offscreen, "on_window": show_panes(shown)} | wall_options(args)
         return run_gui(config, url, screenshot=args.screenshot, run_for=args.run_for, title_suffix="demo",
-                       before_start=lambda: _wait_ready(sim), initial_trends=demo_trends(config),
-                       idle_lock_s=idle_lock_s(args, config), greet=not args.offscreen,
+                       before_start=lambda: _wait_ready(sim), initial_trends=[] if args.wall else demo_trends(config),
+                       idle_lock_s=idle_lock_s(args, config),
                        prepare_users=(lambda engine: demo_users(engine, logins)) if wants_users else None,
                        login_as=(lambda: (login, read_demo_password(logins))) if login else None,
-                       migrate=True, after_first_value=start_mes, on_window=show_panes(shown))
+                       migrate=True, after_first_value=start_mes, **options)
     except Stopped as exc:
         print(f"hmi demo: stopped by {exc} during start-up", file=sys.stderr, flush=True)
         return 130

@@ -26,6 +26,8 @@ def add_gui_options(p: argparse.ArgumentParser) -> None:
                    help="lock the station after this long without a key or a click (default: [session] idle_lock_s, 900)")
     p.add_argument("--show", metavar="PANE", action="append", default=[],
                    help="bring this pane to the front of its tabs at start (e.g. orders, shopfloors); repeatable")
+    p.add_argument("--wall", action="store_true",
+                   help="wall mode: only the andon board, full screen, no login to view (a step asks for one)")
 
 
 def check_gui_options(args: argparse.Namespace) -> None:
@@ -38,6 +40,8 @@ def check_gui_options(args: argparse.Namespace) -> None:
         raise CommandError("--run-for must be a positive number of seconds")
     if getattr(args, "idle_lock", None) is not None and not args.idle_lock > 0:
         raise CommandError("--idle-lock must be a positive number of seconds")
+    if getattr(args, "wall", False) and getattr(args, "show", []):
+        raise CommandError("--wall shows only the andon board: leave out --show")
 
 
 def panes_to_show(args: argparse.Namespace) -> list[str]:
@@ -67,6 +71,15 @@ def show_panes(names: list[str]) -> Callable[[Any], None] | None:
     return (lambda window: window.bring_to_front(names)) if names else None
 
 
+def wall_options(args: argparse.Namespace) -> dict[str, Any]:
+    """run_gui's arguments for --wall (the board alone, full screen, no login dialog); {} without it."""
+    if not getattr(args, "wall", False):
+        return {}
+    from hmi.ui.andon_wall import make_wall, wall_panes
+
+    return {"panes": wall_panes(), "on_window": make_wall, "greet": False}
+
+
 def idle_lock_s(args: argparse.Namespace, config: PlantConfig) -> float:
     """The idle lock for this run: --idle-lock, else the config's [session] idle_lock_s."""
     value = getattr(args, "idle_lock", None)
@@ -93,6 +106,6 @@ def run(args: argparse.Namespace) -> int:
     shown = panes_to_show(args)
     from hmi.app import run_gui  # Qt is imported only by the commands that open a window
 
+    options = {"greet": not getattr(args, "offscreen", False), "on_window": show_panes(shown)} | wall_options(args)
     return run_gui(config, args.db, screenshot=getattr(args, "screenshot", None), run_for=getattr(args, "run_for", None),
-                   idle_lock_s=idle_lock_s(args, config), greet=not getattr(args, "offscreen", False),
-                   on_window=show_panes(shown))
+                   idle_lock_s=idle_lock_s(args, config), **options)

@@ -14,7 +14,7 @@ from hmi.paths import data_dir
 log = logging.getLogger(__name__)
 
 # Bump when the default layout or the set of docks changes in a way old saved states should not survive.
-LAYOUT_VERSION = 2  # 2: the orders, planning, shopfloors and production docks
+LAYOUT_VERSION = 3  # 2: the orders, planning, shopfloors and production docks; 3: the andon board
 
 
 def settings_path() -> Path:
