@@ -164,8 +164,8 @@ def plant() -> FakeOee:
     f = FakeOee()
     f.lines_ = [Line("sf1", LineKind.SHOPFLOOR, "sf1", 3.0), Line("sf2", LineKind.SHOPFLOOR, "sf2", 4.0)]
     names = (("early", 6), ("late", 14), ("night", 22))
-    shifts = [shift_at(5 + (i + 2) // 3, names[(i + 2) % 3][0], names[(i + 2) % 3][1]) for i in range(7)]
-    f.shift_list = shifts  # 2026-12-05 night ... 2026-12-07 early
+    shifts = [shift_at(5 + i // 3, names[i % 3][0], names[i % 3][1]) for i in range(7)]
+    f.shift_list = shifts  # 2026-12-05 early ... 2026-12-07 early
     f.current = shifts[-1]
     combined = [0.78, 0.81, 0.66, 0.88, 0.74, 0.70, 0.724]
     for s, value in zip(shifts, combined):
@@ -187,7 +187,7 @@ def plant() -> FakeOee:
         stop(4, "sf1", -60, -45),  # no reason yet
         stop(5, "sf2", -30, None, origin=Origin.OFFLINE),  # still lasting
         stop(6, "sf1", -500, -470, "planned_maintenance"),  # the night shift before
-        stop(7, "sf2", -700, -640, "mechanical"),
+        stop(7, "sf2", -900, -840, "mechanical"),  # the late shift before
     ]
     f.outputs = [Output("ORD-1", "JO-20261207-0001", "bracket-A", "sf1", 620, 610, 10),
                  Output("ORD-2", "JO-20261207-0002", "housing-B", "sf2", 380, 370, 10),

@@ -6,6 +6,6 @@ from __future__ import annotations
 def load_panes() -> None:
     """Import every pane module, which registers its PaneSpec (see hmi.ui.pane_registry)."""
     from hmi.ui.panes import (  # noqa: F401  (imported for their registration)
-        alarm_health, alarm_journal, alarms, audit, downtime, orders, overview, planning, production, shopfloors,
+        alarm_health, alarm_journal, alarms, audit, downtime, oee, orders, overview, planning, production, shopfloors,
         trends,
     )
