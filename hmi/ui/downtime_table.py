@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from PySide6.QtWidgets import QComboBox, QDialog, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from hmi.domain.andon import Downtime, Reason
+from hmi.domain.andon import MICRO_STOP, Downtime, Reason
 from hmi.ui import theme
 from hmi.ui.context import AppContext
 from hmi.ui.dialog_buttons import ok_cancel_row
@@ -37,6 +37,8 @@ def reason_text(code: str | None, reasons: dict[str, Reason]) -> str:
     """'Mechanical failure', the code where it is not in the config, '— enter reason' for none."""
     if not code:
         return ENTER_REASON
+    if code == MICRO_STOP:
+        return "Micro-stop"
     r = reasons.get(code)
     return r.text if r is not None else code
 
@@ -62,7 +64,7 @@ def stop_columns(now: Callable[[], datetime], reasons: Callable[[], dict[str, Re
     )  # fmt: skip
 
 
-STOP_WIDTHS = {"start": 95, "end": 95, "duration": 95, "line": 110, "origin": 80, "reason": 190, "planned": 95,
+STOP_WIDTHS = {"start": 100, "end": 100, "duration": 90, "line": 70, "origin": 85, "reason": 195, "planned": 100,
                "micro": 60}  # fmt: skip
 
 

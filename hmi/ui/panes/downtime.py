@@ -39,7 +39,7 @@ RANGES: tuple[tuple[str, float | None], ...] = (
 )  # fmt: skip
 DEFAULT_RANGE = 1
 PARETO_BY = (("by reason", "reason"), ("by line", "line"))
-TICK_CHARS = 16  # a bar's label under the chart, cut to this
+CHAR_PX = 9.5  # about the width of a character of the axis font: a bar's label is cut to its bar's width
 REASON = Action.RESOLVE_ANDON
 
 
@@ -134,6 +134,7 @@ class DowntimePane(SourcePane):
         self.plot.showGrid(x=False, y=True, alpha=0.15)
         self.plot.setLabel("left", "minutes")
         self.plot.showAxis("right")
+        self.plot.getPlotItem().getViewBox().sigResized.connect(lambda *_: self._ticks())
         self.legend = QLabel("bars: downtime, most first · line: cumulative share (right axis)")
         self.legend.setObjectName("downtimeLegend")
         self.pareto: RecordTableModel[ParetoRow] = RecordTableModel(pareto_columns(), lambda r: r.key, self)
@@ -155,7 +156,7 @@ class DowntimePane(SourcePane):
         split.addWidget(left)
         split.addWidget(right)
         split.setChildrenCollapsible(False)
-        split.setSizes([880, 620])
+        split.setSizes([950, 650])
 
         self.content = QWidget()
         v = QVBoxLayout(self.content)
@@ -243,10 +244,19 @@ class DowntimePane(SourcePane):
                                symbol="o", symbolSize=8, symbolBrush=pg.mkBrush(c["background"]),
                                symbolPen=pg.mkPen(c["text"], width=2))  # fmt: skip
         self.plot.addItem(line)
-        bottom.setTicks([[(float(i), _cut(r.label)) for i, r in enumerate(rows)]])
+        self._ticks()
         right.setTicks([[(total_min * k / 4, f"{k * 25} %") for k in range(5)]])
         self.plot.setXRange(-0.6, max(0.6, len(rows) - 0.4), padding=0)
         self.plot.setYRange(0, total_min * 1.06, padding=0)
+
+    def _ticks(self) -> None:
+        """The bars' labels, each cut to its bar's width (again when the chart is resized)."""
+        rows = self.pareto.rows()
+        if not rows:
+            return
+        chars = max(4, int(self.plot.width() * 0.8 / len(rows) / CHAR_PX))
+        self.plot.getPlotItem().getAxis("bottom").setTicks([[(float(i), _cut(r.label, chars))
+                                                             for i, r in enumerate(rows)]])  # fmt: skip
 
     # --- the selected stop -------------------------------------------------------------------------
 
@@ -305,8 +315,8 @@ class DowntimePane(SourcePane):
         return to_us(self.now())
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= TICK_CHARS else text[: TICK_CHARS - 1] + "…"
+def _cut(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 register_pane(
