@@ -45,5 +45,7 @@ def test_the_current_shift_and_its_stop_through_the_real_services(qtbot, qasync_
         text = pane.tiles[f].value.text()
         assert text.endswith("%") or text in ("no planned time", "no production data", "no data yet"), text
     assert pane.tiles["oee"].value.text() != "100.0 %"
+    assert pane.current_row is not None and pane.current_row.start_us == shift.start_us
+    assert pane.tiles["availability"].value.text().endswith(" %")  # planned time, one stop: computable
     assert [s.line for s in pane.stops.rows()] == ["sf1"]
     assert pane.drill_title.text().startswith(f"Shift {pane.drilled.label}")
