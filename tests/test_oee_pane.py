@@ -4,6 +4,8 @@ from a shift to its stops and orders."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 from hmi.domain.oee import BigLoss, OeeTargets
 from hmi.ui import theme
 from hmi.ui.panes.oee import OeePane
@@ -64,7 +66,10 @@ def test_missing_values_are_words_never_100_or_blank(qtbot, qasync_loop):
     assert t["oee"].property("state") == "missing"
     m = pane.shifts
     earlier = [r for r in m.rows() if r.start_us != fake.current.start_us]
-    assert earlier and all(m.text(m.row_of((r.line, r.start_us)), "oee") == "no planned time" for r in earlier)
+    assert earlier and all(m.text(m.row_of((r.line, r.start_us)), "oee") == "not planned" for r in earlier)
+    tip = m.data(m.index(m.row_of((earlier[0].line, earlier[0].start_us)), m.col["oee"]), Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("no planned time;")
+    assert "× no OEE (7: no planned time, no production data)" in pane.trend_legend.text()
     assert ("figures", (fake.shift_list[0].start_us, NOW_US, "shift", "sf2", False)) in fake.calls
 
     fake.current = None

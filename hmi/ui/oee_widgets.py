@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
-from hmi.domain.oee import BigLoss, OeeFigures, OeeTargets
+from hmi.domain.oee import NO_PLANNED_TIME, NO_PRODUCTION, BigLoss, OeeFigures, OeeTargets
 from hmi.ui import theme
 from hmi.ui.order_model import Column
 from hmi.ui.order_text import NONE_TEXT, percent, span_text, units
@@ -28,6 +28,7 @@ LOSS_WORDS = {
     BigLoss.REDUCED_SPEED: "Reduced speed", BigLoss.PRODUCTION_REJECTS: "Production rejects",
     BigLoss.STARTUP_REJECTS: "Start-up rejects",
 }  # fmt: skip
+SHORT_MISSING = {NO_PLANNED_TIME: "not planned", NO_PRODUCTION: "no output"}
 BIG_PT = 40  # the current shift's figures: readable across the room
 
 
@@ -51,23 +52,29 @@ def missing_text(f: OeeFigures) -> str:
     return f.missing or "not computed"
 
 
-def factor_text(f: OeeFigures, factor: str, targets: OeeTargets) -> str:
-    """'72.4 %', '▼ 72.4 %' under the target, or the reason it is missing."""
+def short_missing(f: OeeFigures) -> str:
+    """Why a factor is missing in a table cell's few words ("not planned", "no output"); the tip says it whole."""
+    return SHORT_MISSING.get(f.missing, missing_text(f))
+
+
+def factor_text(f: OeeFigures, factor: str, targets: OeeTargets, short: bool = False) -> str:
+    """'72.4 %', '▼ 72.4 %' under the target, or the reason it is missing (``short``: in a table cell)."""
     value = value_of(f, factor)
     if value is None:
-        return missing_text(f)
+        return short_missing(f) if short else missing_text(f)
     text = percent(value)
     return f"{SHAPE_BELOW} {text}" if below(value, target_of(targets, factor)) else text
 
 
 def shift_columns(targets: Callable[[], OeeTargets]) -> tuple[Column[OeeFigures], ...]:
-    """Shift, the four factors, planned and down time, micro-stops, produced (run time and good in the tips)."""
+    """Shift, the four factors, planned and down time, produced (run time, micro-stops and good in the tips)."""
 
     def factor(key: str) -> Column[OeeFigures]:
-        return Column(key, FACTOR_TITLES[key], lambda f: factor_text(f, key, targets()),
+        return Column(key, FACTOR_TITLES[key], lambda f: factor_text(f, key, targets(), short=True),
                       lambda f: -1.0 if value_of(f, key) is None else value_of(f, key), right=True,
                       abnormal=lambda f: theme.WARNING if below(value_of(f, key), target_of(targets(), key)) else None,
-                      tip=lambda f: f"target {percent(target_of(targets(), key), 0)}")  # fmt: skip
+                      tip=lambda f: (f"{missing_text(f)}; " if value_of(f, key) is None else "")
+                      + f"target {percent(target_of(targets(), key), 0)}")  # fmt: skip
 
     return (
         Column("shift", "Shift", lambda f: f.label, lambda f: f.start_us),
@@ -75,9 +82,7 @@ def shift_columns(targets: Callable[[], OeeTargets]) -> tuple[Column[OeeFigures]
         Column("planned", "Planned", lambda f: span_text(f.planned_s), lambda f: f.planned_s, right=True,
                tip=lambda f: f"planned busy time; run time {span_text(f.run_s)}"),
         Column("down", "Down", lambda f: span_text(f.unplanned_down_s), lambda f: f.unplanned_down_s, right=True,
-               tip=lambda f: "unplanned downtime"),
-        Column("micro", "Micro", lambda f: str(f.micro_stops), lambda f: f.micro_stops, right=True,
-               tip=lambda f: f"{f.micro_stops} micro-stops, {span_text(f.micro_stop_s)} (a performance loss)"),
+               tip=lambda f: f"unplanned downtime; {f.micro_stops} micro-stops, {span_text(f.micro_stop_s)}"),
         Column("produced", "Produced", lambda f: units(f.produced), lambda f: f.produced, right=True,
                tip=lambda f: f"{units(f.good)} good"),
     )  # fmt: skip

@@ -137,6 +137,7 @@ class DowntimePane(SourcePane):
         self.plot.getPlotItem().getViewBox().sigResized.connect(lambda *_: self._ticks())
         self.legend = QLabel("bars: downtime, most first · line: cumulative share (right axis)")
         self.legend.setObjectName("downtimeLegend")
+        self.legend.setWordWrap(True)
         self.pareto: RecordTableModel[ParetoRow] = RecordTableModel(pareto_columns(), lambda r: r.key, self)
         self.pareto_proxy = sort_proxy(self.pareto, self)
         self.pareto_table = report_table("downtimePareto", self.pareto_proxy, self.pareto.col["downtime"],

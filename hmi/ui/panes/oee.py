@@ -110,11 +110,12 @@ class OeePane(SourcePane):
         self.trend.setLabel("left", "OEE %")
         self.trend_legend = QLabel("")
         self.trend_legend.setObjectName("oeeLegend")
+        self.trend_legend.setWordWrap(True)
         self.shifts: RecordTableModel[OeeFigures] = RecordTableModel(shift_columns(lambda: self.targets),
                                                                      lambda f: (f.line, f.start_us), self)  # fmt: skip
         self.shifts_proxy = sort_proxy(self.shifts, self)
-        self.shift_table = report_table("oeeShifts", self.shifts_proxy, 0, {0: 165, 1: 85, 2: 105, 3: 125, 4: 85, 5: 100,
-                                                                                    6: 90, 7: 60})
+        self.shift_table = report_table("oeeShifts", self.shifts_proxy, 0, {0: 165, 1: 110, 2: 110, 3: 125, 4: 110,
+                                                                                    5: 110, 6: 90})
         self.shift_table.setSelectionMode(self.shift_table.SelectionMode.SingleSelection)
         self.shift_table.verticalHeader().setDefaultSectionSize(28)
         self.shift_table.selectionModel().selectionChanged.connect(lambda *_: self._on_table_pick())
@@ -244,7 +245,7 @@ class OeePane(SourcePane):
         self.drill.setTabText(1, f"Stops ({len(stops)})")
         self.drill.setTabText(2, f"Orders ({len(outputs)})")
         oee = percent(row.oee) if row.oee is not None else row.missing or "not computed"
-        self.drill_title.setText(f"Shift {row.label} ({shift_span(row)}) · {self.line_box.currentText()} · OEE {oee}")
+        self.drill_title.setText(f"Shift {row.label} ({shift_span(row)}) · {self.line_box.currentText()} · OEE: {oee}")
 
     # --- charts --------------------------------------------------------------------------------------
 
@@ -269,11 +270,10 @@ class OeePane(SourcePane):
                                                  brush=pg.mkBrush(brush), pen=pg.mkPen(c["text"], width=1))  # fmt: skip
                     scatter.sigClicked.connect(lambda _item, pts, _ev=None: self._on_point(pts))
                     self.trend.addItem(scatter)
-        for i, r in enumerate(rows):
-            if r.oee is None:
-                word = pg.TextItem(r.missing or "no data", color=c["muted"], anchor=(0.5, 1.0))
-                word.setPos(i, 4)
-                self.trend.addItem(word)
+        gaps = [i for i, r in enumerate(rows) if r.oee is None]
+        if gaps:  # a shift without an OEE: a cross on the baseline, the words in the legend and the table
+            self.trend.addItem(pg.ScatterPlotItem(x=gaps, y=[2.0] * len(gaps), symbol="x", size=11,
+                                                  brush=pg.mkBrush(c["muted"]), pen=pg.mkPen(c["muted"])))  # fmt: skip
         if self.drilled is not None and self.drilled in rows:
             self.trend.addItem(pg.InfiniteLine(pos=rows.index(self.drilled), angle=90,
                                                pen=pg.mkPen(c["muted"], width=1, style=Qt.PenStyle.DotLine)))  # fmt: skip
@@ -283,8 +283,10 @@ class OeePane(SourcePane):
         self.trend.setXRange(-0.5, max(0.5, len(rows) - 0.5), padding=0)
         self.trend.setYRange(0, 105, padding=0)
         below_n = sum(1 for r in rows if below(r.oee, self.targets.oee))
+        why = sorted({r.missing or "not computed" for r in rows if r.oee is None})
+        gap = f" · × no OEE ({len(gaps)}: {', '.join(why)})" if gaps else ""
         self.trend_legend.setText(f"OEE by shift · dashed: target {target:.0f} % · ▼ amber: below target "
-                                  f"({below_n} of {len(rows)}) · click a shift for its losses, stops and orders")
+                                  f"({below_n} of {len(rows)}){gap} · click a shift for its stops and orders")
 
     def _losses(self, row: OeeFigures | None) -> None:
         c = colours()
@@ -294,8 +296,8 @@ class OeePane(SourcePane):
         self.loss_minutes = {k: row.losses.get(k, 0.0) / 60 for k in kinds} if row is not None else {}
         left.setTicks([[(float(len(kinds) - 1 - i), LOSS_WORDS[k]) for i, k in enumerate(kinds)]])
         if row is None or not row.losses:
-            text = pg.TextItem("no loss data for this shift", color=c["text"], anchor=(0, 0.5))
-            text.setPos(0, 2.5)
+            text = pg.TextItem("no loss data", color=c["text"], anchor=(0.5, 0.5))
+            text.setPos(5, 2.5)
             self.losses.addItem(text)
             self.losses.setXRange(0, 10, padding=0)
             self.losses.setYRange(-0.6, len(kinds) - 0.4, padding=0)
@@ -309,7 +311,7 @@ class OeePane(SourcePane):
             label = pg.TextItem(span_text(m * 60), color=c["text"], anchor=(0, 0.5))
             label.setPos(m + top * 0.01, y)
             self.losses.addItem(label)
-        self.losses.setXRange(0, top * 1.2, padding=0)
+        self.losses.setXRange(0, top * 1.4, padding=0)
         self.losses.setYRange(-0.6, len(kinds) - 0.4, padding=0)
 
     # --- picking a shift -----------------------------------------------------------------------------
