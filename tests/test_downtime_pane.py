@@ -113,3 +113,19 @@ def test_without_a_source_the_pane_says_so(qtbot):
     pane.show()
     assert not pane.showing_content
     assert "no database" in pane.refusal.text()
+
+
+def test_a_custom_range_that_ends_before_it_starts_is_said_not_read(qtbot, qasync_loop):
+    fake = plant()
+    pane = shown(qtbot, qasync_loop, fake)
+    reads = len([c for c in fake.calls if c[0] == "downtime"])
+    end = NOW.timestamp()
+    pane.picker.set_custom(end, end - 3600)
+    pane.picker.changed.emit()
+    until(qasync_loop, lambda: "must end after it starts" in pane.message.text(), "the refusal in words")
+    assert len([c for c in fake.calls if c[0] == "downtime"]) == reads
+    pane.picker.set_custom(end - 2 * 3600, end)
+    pane.picker.changed.emit()
+    until(qasync_loop, lambda: ("downtime", (NOW_US - 120 * MIN, NOW_US, None)) in fake.calls, "the custom range")
+    until(qasync_loop, lambda: pane.stops.rowCount() == 3, "the stops of the last two hours")  # 3, 4 and 5
+    assert pane.message.text() == ""

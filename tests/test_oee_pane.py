@@ -120,3 +120,22 @@ def test_without_a_source_the_pane_says_so(qtbot):
     qtbot.addWidget(pane)
     pane.show()
     assert not pane.showing_content
+
+
+def test_a_point_clicked_in_the_trend_drills_down_to_its_shift(qtbot, qasync_loop):
+    from PySide6.QtCore import QPointF
+
+    class Point:  # what pyqtgraph's sigClicked hands over: the spots, each with its position
+        def __init__(self, x: float) -> None:
+            self.x = x
+
+        def pos(self) -> QPointF:
+            return QPointF(self.x, 70.0)
+
+    fake = plant()
+    pane = shown(qtbot, qasync_loop, fake)
+    pane._on_point([Point(5.0)])  # the sixth of seven shifts: 2026-12-06 night
+    until(qasync_loop, lambda: pane.drill_title.text().startswith("Shift 2026-12-06 night"), "the night's drill-down")
+    assert {d.downtime_id for d in pane.stops.rows()} == {6}
+    picked = pane.shift_table.selectionModel().selectedRows()
+    assert pane.shifts_proxy.data(picked[0]) == "2026-12-06 night"  # the table follows the trend

@@ -191,11 +191,7 @@ class DowntimePane(SourcePane):
 
     async def load(self) -> None:
         """Read the reasons (once), the stops and the Pareto of the range on screen, and show them."""
-        try:
-            start, end = self.period_us()
-        except ValueError as error:
-            self.say(f"{theme.SHAPE_WARNING} {error}", "problem")
-            return
+        start, end = self.period_us()  # a custom range backwards: ValueError in words, said under the content
         if not self.reasons:
             self.reasons = {r.code: r for r in await self.src.reasons()}
         by = str(self.by_box.currentData())
