@@ -55,7 +55,8 @@ REASONS = [Reason("mechanical", "Mechanical failure", Loss.BREAKDOWN), Reason("c
 
 
 def figures(line: str, shift: ShiftWindow, label: str, availability: float | None, performance: float | None,
-            quality: float | None, missing: str = "", losses: dict[BigLoss, float] | None = None) -> OeeFigures:  # fmt: skip
+            quality: float | None, missing: str = "",
+            losses: dict[BigLoss, float] | None = None) -> OeeFigures:  # fmt: skip
     """A figures row whose OEE is the product of its factors (None when one is None)."""
     parts = (availability, performance, quality)
     oee = None if None in parts else availability * performance * quality  # type: ignore[operator]

@@ -35,7 +35,8 @@ from hmi.ui.trend_plot import colours, style_axes
 
 H = 3600.0
 RANGES: tuple[tuple[str, float | None], ...] = (
-    ("last 8 h", 8 * H), ("last 24 h", 24 * H), ("last 7 days", 168 * H), ("last 30 days", 720 * H), ("custom…", None),
+    ("last 8 h", 8 * H), ("last 24 h", 24 * H), ("last 7 days", 168 * H), ("last 30 days", 720 * H),
+    ("custom…", None),
 )  # fmt: skip
 DEFAULT_RANGE = 1
 PARETO_BY = (("by reason", "reason"), ("by line", "line"))

@@ -245,7 +245,8 @@ class OeePane(SourcePane):
         self.drill.setTabText(1, f"Stops ({len(stops)})")
         self.drill.setTabText(2, f"Orders ({len(outputs)})")
         oee = percent(row.oee) if row.oee is not None else row.missing or "not computed"
-        self.drill_title.setText(f"Shift {row.label} ({shift_span(row)}) · {self.line_box.currentText()} · OEE: {oee}")
+        where = self.line_box.currentText()
+        self.drill_title.setText(f"Shift {row.label} ({shift_span(row)}) · {where} · OEE: {oee}")
 
     # --- charts --------------------------------------------------------------------------------------
 
@@ -275,8 +276,8 @@ class OeePane(SourcePane):
             self.trend.addItem(pg.ScatterPlotItem(x=gaps, y=[2.0] * len(gaps), symbol="x", size=11,
                                                   brush=pg.mkBrush(c["muted"]), pen=pg.mkPen(c["muted"])))  # fmt: skip
         if self.drilled is not None and self.drilled in rows:
-            self.trend.addItem(pg.InfiniteLine(pos=rows.index(self.drilled), angle=90,
-                                               pen=pg.mkPen(c["muted"], width=1, style=Qt.PenStyle.DotLine)))  # fmt: skip
+            dotted = pg.mkPen(c["muted"], width=1, style=Qt.PenStyle.DotLine)
+            self.trend.addItem(pg.InfiniteLine(pos=rows.index(self.drilled), angle=90, pen=dotted))
         every = max(1, -(-len(rows) // MAX_TICKS))
         self.trend.getPlotItem().getAxis("bottom").setTicks(
             [[(float(i), _short(r.label)) for i, r in enumerate(rows) if (len(rows) - 1 - i) % every == 0]])
