@@ -28,6 +28,7 @@ from hmi.ui import theme
 from hmi.ui.context import AppContext
 from hmi.ui.login_dialog import refusal_text
 from hmi.ui.main_window import MainWindow
+from hmi.ui.oee_source import ServiceOeeSource
 from hmi.ui.pane_registry import PaneSpec, registered_panes
 from hmi.ui.panes import load_panes
 
@@ -171,6 +172,7 @@ async def _run(
     ctx.setpoint_writer = lambda tag, value: runtime.write_setpoint(tag, value)
     ctx.alarms = runtime.alarms
     ctx.andon = _andon(ctx, engine, config, workstation)
+    ctx.oee = ServiceOeeSource(ctx, config)  # the downtime and OEE panes' reads and reason entry
     window = MainWindow(ctx, panes, title_suffix=title_suffix)
     closed = asyncio.Event()
     window.closed.connect(closed.set)
