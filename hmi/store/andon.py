@@ -176,6 +176,15 @@ def start_cause(conn: Connection, line: str, kind: LineKind, origin: Origin, det
     return call_id
 
 
+def cause_times(conn: Connection, line: str, origin: Origin) -> tuple[int | None, int | None]:
+    """(the start of the cause's stop still open, the end of its latest ended stop): to tell a message re-sent
+    late (a stop older than the last end, a restart older than the open stop) from a new one."""
+    d = downtime.c
+    open_start = conn.execute(select(d.start_us).where(d.open_key == line_key(line, origin))).scalar()
+    last_end = conn.execute(select(func.max(d.end_us)).where(d.line == line, d.origin == origin.value)).scalar()
+    return (None if open_start is None else int(open_start)), (None if last_end is None else int(last_end))
+
+
 def _category(origin: Origin) -> Category:
     return ORIGIN_CATEGORY.get(origin, Category.OTHER)
 
