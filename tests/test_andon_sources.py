@@ -171,3 +171,21 @@ def test_the_escalation_period_is_in_the_config_and_checked():
     for bad, says in (("0", "greater than 0"), ("301", "less than or equal to 300"), ("nan", "finite")):
         with pytest.raises(ConfigError, match=rf"andon\.escalate_every_s: .*{says}"):
             parse_config(PLANT + f"\n[andon]\nescalate_every_s = {bad}\n", "p")
+
+
+def test_random_machine_stops_come_now_and_then_and_run_again():
+    import random
+
+    from shopfloor_sim.floor import Floor
+    from shopfloor_sim.link import STOP_S, RandomStops
+
+    floor = Floor("sf1", 1200.0, 0.0, random.Random(1))
+    stops = RandomStops(10.0, random.Random(2))
+    kinds = []
+    for step in range(20_000):  # 2,000 s in 0.1 s steps
+        for out in stops.step(step * 0.1, floor):
+            kinds.append((step * 0.1, floor.machine_stopped))
+    starts = [t for t, stopped in kinds if stopped]
+    ends = [t for t, stopped in kinds if not stopped]
+    assert len(starts) >= 10 and len(ends) >= len(starts) - 1
+    assert all(STOP_S[0] - 0.2 <= e - s <= STOP_S[1] + 0.2 for s, e in zip(starts, ends))
