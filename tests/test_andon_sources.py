@@ -12,6 +12,7 @@ from hmi.config import ConfigError, load_config, parse_config
 from hmi.domain.andon import Origin, TripDetector, status_tags
 from hmi.domain.orders import ShopfloorHealth
 from hmi.domain.shopfloor import Machine, MachineState, encode, iso
+from hmi.domain.errors import DatabaseUnavailable
 from hmi.domain.tags import Quality, TagValue
 from hmi.resources import resource_text
 from hmi.services.andon import AndonService
@@ -189,3 +190,77 @@ def test_random_machine_stops_come_now_and_then_and_run_again():
     ends = [t for t, stopped in kinds if not stopped]
     assert len(starts) >= 10 and len(ends) >= len(starts) - 1
     assert all(STOP_S[0] - 0.2 <= e - s <= STOP_S[1] + 0.2 for s, e in zip(starts, ends))
+
+
+# --- the runtime's andon side: edges in order, what the database refused tried again, the tick -------------
+
+class FakeAndon:
+    """Records the causes and escalations; refuses while ``down``."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple] = []
+        self.down = False
+
+    def cause_started(self, line, kind, origin, detail, at_us):
+        if self.down:
+            raise DatabaseUnavailable("database is away")
+        self.done.append(("start", line, kind, origin, at_us))
+
+    def cause_ended(self, line, origin, at_us):
+        if self.down:
+            raise DatabaseUnavailable("database is away")
+        self.done.append(("end", line, origin, at_us))
+
+    def escalate(self):
+        if self.down:
+            raise DatabaseUnavailable("database is away")
+        self.done.append(("escalate",))
+        return []
+
+
+def test_the_runtime_writes_trips_in_order_retries_after_an_outage_and_escalates_every_period():
+    from hmi.domain.andon import LineKind
+    from hmi.runtime import AndonCauses
+
+    fake = FakeAndon()
+    causes = AndonCauses(fake, TripDetector({TAG: "compressor1"}), every_s=0.05)  # type: ignore[arg-type]
+
+    async def main():
+        causes.start()
+        await asyncio.sleep(0.12)
+        fake.down = True
+        causes.consume([tv(1.0, 1.0), tv(0.0, 2.0)])
+        await asyncio.sleep(0.05)
+        assert not [d for d in fake.done if d[0] != "escalate"]  # refused: waiting
+        fake.down = False
+        causes.consume([tv(1.0, 3.0)])
+        await asyncio.sleep(0.15)
+        await causes.stop()
+
+    asyncio.run(main())
+    edges_done = [d for d in fake.done if d[0] != "escalate"]
+    assert edges_done == [("end", "compressor1", Origin.TRIP, 1_000_000),
+                          ("start", "compressor1", LineKind.TWIN, Origin.TRIP, 2_000_000),
+                          ("end", "compressor1", Origin.TRIP, 3_000_000)]  # fmt: skip
+    assert fake.done.count(("escalate",)) >= 3
+
+
+def test_every_twin_of_the_simulated_plant_reports_status_zero_while_it_is_down():
+    import numpy as np
+
+    from plc_sim.episodes import TwinState
+    from plc_sim.model import PlantModel, SimParam
+
+    config = load_config()
+    params = [SimParam.from_tag(t) for t in config.plant().tags]
+    model = PlantModel(params, seed=5, start_time=1_796_000_000.0, episode_every_s=300)
+    index = {t: i for i, t in enumerate(model.produced_tags)}
+    seen_down = set()
+    for t in 1_796_000_000.0 + np.arange(1, 3000) * 30.0:
+        values, _ = model.step(t)
+        for twin in config.twins:
+            down = model.episodes.state(twin) == TwinState.DOWN
+            assert values[index[f"{twin}.status"]] == (0.0 if down else 1.0)
+            if down:
+                seen_down.add(twin)
+    assert len(seen_down) >= 6, seen_down
