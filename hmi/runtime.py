@@ -5,6 +5,7 @@ The headless collector and the GUI build the same Runtime; only what watches it 
 sources run on their own acquisition thread; each batch reaches the bus (and through it the
 historian, the trends and the screen) in the thread of the loop that started the runtime. The broker
 link and the dispatcher run on the acquisition thread too, so shopfloor traffic costs the GUI nothing.
+The andon side (AndonCauses) takes the twins' trips from the bus and escalates calls, its SQL on a worker.
 """
 
 from __future__ import annotations

@@ -38,6 +38,16 @@ def test_every_twin_of_the_packaged_plant_has_a_status_tag():
     assert len(config.twins) == 8
 
 
+def test_plc_sim_prints_a_status_tag_for_every_twin():
+    from tests.fixtures_plc import run_plc_sim
+
+    printed = run_plc_sim("--print-config", "--port", "4999")
+    assert printed.returncode == 0, printed.stderr
+    config = parse_config(printed.stdout, "printed")
+    assert sorted(status_tags(config.plant()).values()) == sorted(load_config().twins)
+    assert all(config.twins[t].parameters["status"].node_id == f"ns=2;s={t}.status" for t in config.twins)
+
+
 def test_a_good_one_to_zero_starts_a_trip_and_back_to_one_ends_it():
     d = TripDetector({TAG: "compressor1"})
     assert edges(d, tv(1.0, 10.0)) == [("compressor1", False, 10_000_000)]  # the first value: ends a stale one
