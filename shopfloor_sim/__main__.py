@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--machine-stops-every", type=_number(float, 1.0, 86_400.0 * 365, low_ok=True,
                                                          what="a number of seconds from 1 to a year"),
                    metavar="SECONDS", help="every shopfloor's machine stops at random now and then, on average "
-                   "this often (wall seconds), for 5 s to 2 min each time, with a reason (for the andon board)")  # fmt: skip
+                   "this often (wall seconds), for 5 s to 2 min each time, with a reason (for the andon "
+                   "board)")  # fmt: skip
     f = p.add_argument_group("faults", "Seconds count from the process start. They apply to one shopfloor: "
                              "--fault-id (default the first --id); --die-after ends the whole process.")
     f.add_argument("--fault-id", metavar="ID", help="the shopfloor the faults apply to (default the first --id)")

@@ -46,7 +46,8 @@ class Faults:
 
 
 # The reasons a random machine stop (--machine-stops-every) gives, one picked at random each time.
-STOP_REASONS = ("jam at the capper", "label roll empty", "safety door opened", "conveyor blocked", "filler low on product")
+STOP_REASONS = ("jam at the capper", "label roll empty", "safety door opened", "conveyor blocked",
+                "filler low on product")
 STOP_S = (5.0, 120.0)  # how long a random machine stop lasts, wall seconds (uniform): micro-stops and calls
 
 
