@@ -455,6 +455,8 @@ class AndonConfig(_Strict):
     """Andon calls and downtime: the micro-stop threshold, the escalation tiers and the reason codes."""
 
     micro_stop_s: NonNegative = 60.0
+    # How often `hmi collect` and the GUI look for calls due to escalate (each tier is taken once, plant-wide).
+    escalate_every_s: Annotated[float, Field(gt=0, le=300), AfterValidator(_sane)] = 5.0
     escalation: list[EscalationTierConfig] = list(DEFAULT_TIERS)
     reasons: dict[str, ReasonConfig] = dict(DEFAULT_REASONS)
 

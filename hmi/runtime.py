@@ -5,11 +5,13 @@ The headless collector and the GUI build the same Runtime; only what watches it 
 sources run on their own acquisition thread; each batch reaches the bus (and through it the
 historian, the trends and the screen) in the thread of the loop that started the runtime. The broker
 link and the dispatcher run on the acquisition thread too, so shopfloor traffic costs the GUI nothing.
+The andon side (AndonCauses) takes the twins' trips from the bus and escalates calls, its SQL on a worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import logging
 import time
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from hmi.config import ConfigError, EndpointConfig, MqttConfig, PlantConfig
 from hmi.domain.alarm_engine import AlarmState
+from hmi.domain.andon import CauseEvent, LineKind, TripDetector, status_tags
 from hmi.domain.anomaly import AnomalyDetector
 from hmi.domain.dispatch import DispatchStats
 from hmi.domain.plant import Plant, TagKind
@@ -30,8 +33,10 @@ from hmi.io.link import LinkStatus
 from hmi.io.opcua import OpcUaSource
 from hmi.services.alarm_center import AlarmCenter
 from hmi.services.alarm_mail import AlarmMailer
+from hmi.services.andon import AndonService
 from hmi.services.commands import workstation_name
 from hmi.store.db import make_engine
+from hmi.store.errors import DatabaseUnavailable
 from hmi.store.writer import HistorianWriter, WriterStats
 
 if TYPE_CHECKING:
@@ -122,6 +127,100 @@ def _mailer(config: PlantConfig) -> AlarmMailer | None:
     return AlarmMailer(mail, (lambda: get_secret(SMTP_SECRET)) if mail.username else (lambda: None))
 
 
+class AndonCauses:
+    """The andon side of a runtime: twins' trips from the bus to their calls, and the periodic escalation.
+
+    The bus hands each batch to ``consume`` on the loop, which only finds the status edges (hmi.domain.andon
+    TripDetector); the calls are written by one worker thread, in the order the edges came, so a trip's end
+    never overtakes its start. What the database refused waits and is tried again on the next tick.
+    Every workstation does this: the store raises a call once whoever sees the trip first, and each
+    escalation tier is taken by one process.
+    """
+
+    def __init__(self, service: AndonService, detector: TripDetector, every_s: float) -> None:
+        self.service = service
+        self.detector = detector
+        self.every_s = every_s
+        self._pending: collections.deque[CauseEvent] = collections.deque()
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="andon")
+        self._task: asyncio.Task[None] | None = None
+        self._db_ok = True
+
+    def consume(self, batch: Sequence[TagValue]) -> None:
+        """A bus consumer, on the loop: the trips that started or ended go to the worker."""
+        events = self.detector.feed(batch)
+        if events:
+            self._pending.extend(events)
+            self._executor.submit(self._apply)
+
+    def _apply(self) -> None:
+        """In the worker: write the waiting causes in order; stop at the first the database refuses."""
+        while self._pending:
+            event = self._pending[0]
+            try:
+                if event.started:
+                    self.service.cause_started(event.line, LineKind.TWIN, event.origin, event.detail, event.at_us)
+                else:
+                    self.service.cause_ended(event.line, event.origin, event.at_us)
+            except DatabaseUnavailable as error:
+                self._db_down(error)
+                return
+            except Exception:  # a bug must not stop the other causes
+                log.exception("andon: the %s of %s on %s could not be stored", "start" if event.started else "end",
+                              event.origin.value, event.line)  # fmt: skip
+            else:
+                self._db_back()
+                if event.started:
+                    log.warning("andon: %s tripped (%s)", event.line, event.detail)
+            self._pending.popleft()
+
+    def _tick(self) -> None:
+        """In the worker: what waits, then the escalation tiers due now."""
+        self._apply()
+        try:
+            self.service.escalate()
+        except DatabaseUnavailable as error:
+            self._db_down(error)
+        else:
+            self._db_back()
+
+    def _db_down(self, error: Exception) -> None:
+        if self._db_ok:
+            log.warning("andon: the database is unavailable (%s); trips wait, escalation pauses", error)
+        self._db_ok = False
+
+    def _db_back(self) -> None:
+        if not self._db_ok:
+            log.info("andon: the database is back")
+        self._db_ok = True
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await loop.run_in_executor(self._executor, self._tick)
+            except Exception:  # a bug in one tick must not end escalation
+                log.exception("andon: an escalation tick failed")
+            await asyncio.sleep(self.every_s)
+
+    def start(self) -> None:
+        """Start the periodic tick (the first at once) on the running loop."""
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        """Stop the tick, write what waits (once more), and end the worker."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._apply)
+        await loop.run_in_executor(None, self._executor.shutdown)
+
+
 class Runtime:
     """Acquisition, historian and alarms for one plant configuration."""
 
@@ -149,6 +248,9 @@ class Runtime:
             max_shelve_s=config.alarms.max_shelve_s,
         )  # fmt: skip
         self.bus.subscribe(self.alarms.consume)
+        self.andon = AndonCauses(AndonService(self.db, config, workstation=workstation or workstation_name()),
+                                 TripDetector(status_tags(self.plant)), config.andon.escalate_every_s)  # fmt: skip
+        self.bus.subscribe(self.andon.consume)
         self.broker_link, self.dispatcher = self._mes(workstation or workstation_name())
         self.mailer = _mailer(config)
         if self.mailer is not None:
@@ -175,7 +277,8 @@ class Runtime:
 
         link = MqttLink(broker, deliver, SUBSCRIPTIONS, workstation=workstation, password=broker_password(broker),
                         name="broker")  # fmt: skip
-        dispatcher = Dispatcher(link, self.db, self.config.shopfloors, dispatch_store, workstation)
+        dispatcher = Dispatcher(link, self.db, self.config.shopfloors, dispatch_store, workstation,
+                                micro_stop_s=self.config.andon.micro_stop_s)  # fmt: skip
         return link, dispatcher
 
     async def _start_mes(self) -> None:
@@ -206,6 +309,7 @@ class Runtime:
         await self.alarms.start()
         if self.mailer is not None:
             self.mailer.start()
+        self.andon.start()
         self._acquisition.start()
         self._runs = [self._acquisition.submit(source.run()) for source in self.sources]
         if self.dispatcher is not None:
@@ -228,6 +332,7 @@ class Runtime:
         await loop.run_in_executor(None, self._acquisition.stop, 5.0)
         await asyncio.sleep(0)  # let the last batches handed over reach the bus and the writer
         await self.alarms.stop()
+        await self.andon.stop()
         for source in self.sources:  # only now: to the alarms an ended link would be a communication loss
             source.mark_stopped()
         if self.mailer is not None:

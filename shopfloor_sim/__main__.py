@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from hmi.commands.errors import OneLineParser
 from hmi.domain.shopfloor import SHOPFLOOR_ID
 from shopfloor_sim.floor import Floor, StateError
-from shopfloor_sim.link import Faults, FloorLink, say
+from shopfloor_sim.link import Faults, FloorLink, RandomStops, say
 from shopfloor_sim.state import StateFile
 
 TICK_S = 0.05
@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "restart lose and double nothing; without it the state is in memory only and lost on exit")
     p.add_argument("--resend-s", type=_seconds, default=3.0,
                    help="re-send unacknowledged reports, hellos and machine messages this often (default 3 s)")
+    p.add_argument("--machine-stops-every", type=_number(float, 1.0, 86_400.0 * 365, low_ok=True,
+                                                         what="a number of seconds from 1 to a year"),
+                   metavar="SECONDS", help="every shopfloor's machine stops at random now and then, on average "
+                   "this often (wall seconds), for 5 s to 2 min each time, with a reason (for the andon "
+                   "board)")  # fmt: skip
     f = p.add_argument_group("faults", "Seconds count from the process start. They apply to one shopfloor: "
                              "--fault-id (default the first --id); --die-after ends the whole process.")
     f.add_argument("--fault-id", metavar="ID", help="the shopfloor the faults apply to (default the first --id)")
@@ -129,6 +134,8 @@ class Plan:
     resend_s: float
     fault_id: str
     faults: Faults
+    stops_every: float | None = None
+    seed: int | None = None
 
 
 def _plan(args: argparse.Namespace) -> Plan:
@@ -177,7 +184,8 @@ def _plan(args: argparse.Namespace) -> Plan:
                 raise StateError(f"{states[sid].path}: {error}; move it away to start afresh") from None
         floors.append(floor)
     host, port = args.broker
-    return Plan(host, port, floors, states, args.speed, args.resend_s, args.fault_id or ids[0], faults)
+    return Plan(host, port, floors, states, args.speed, args.resend_s, args.fault_id or ids[0], faults,
+                args.machine_stops_every, args.seed)  # fmt: skip
 
 
 def _run(plan: Plan) -> int:
@@ -197,11 +205,13 @@ def _run(plan: Plan) -> int:
             state.lock()
     links = []
     stamp = time.time_ns() // 1_000_000
+    stop_rng = random.Random(None if plan.seed is None else plan.seed + 1)
     for floor in plan.floors:
+        stops = RandomStops(plan.stops_every, random.Random(stop_rng.random())) if plan.stops_every else None
         floor.hello(stamp)
         link = FloorLink(floor, plan.host, plan.port, speed=plan.speed, resend_s=plan.resend_s,
                          state=plan.states.get(floor.shopfloor_id),
-                         faults=plan.faults if floor.shopfloor_id == plan.fault_id else None)  # fmt: skip
+                         faults=plan.faults if floor.shopfloor_id == plan.fault_id else None, stops=stops)  # fmt: skip
         link.save()
         links.append(link)
         link.start()

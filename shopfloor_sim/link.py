@@ -8,6 +8,7 @@ again after every reconnect and every ``resend_s``.
 from __future__ import annotations
 
 import queue
+import random
 import socket
 import sys
 import threading
@@ -44,6 +45,38 @@ class Faults:
                                            self.malformed_every, self.machine_stop_after))  # fmt: skip
 
 
+# The reasons a random machine stop (--machine-stops-every) gives, one picked at random each time.
+STOP_REASONS = ("jam at the capper", "label roll empty", "safety door opened", "conveyor blocked",
+                "filler low on product")
+STOP_S = (5.0, 120.0)  # how long a random machine stop lasts, wall seconds (uniform): micro-stops and calls
+
+
+class RandomStops:
+    """Random machine stops now and then: exponential gaps with a mean of ``every_s``, each of STOP_S seconds."""
+
+    def __init__(self, every_s: float, rng: random.Random) -> None:
+        self.every_s = every_s
+        self.rng = rng
+        self._next: float | None = None  # when the next stop starts (monotonic seconds)
+        self._until: float | None = None  # while stopped: when it runs again
+
+    def step(self, now: float, floor: Floor) -> list[Outgoing]:
+        """The machine message due now (a stop or the restart), if any."""
+        if self._next is None:
+            self._next = now + self.rng.expovariate(1.0 / self.every_s)
+        if self._until is not None:
+            if now < self._until:
+                return []
+            self._until = None
+            self._next = now + self.rng.expovariate(1.0 / self.every_s)
+            return [floor.machine(MachineState.RUNNING, "")]
+        if now < self._next or floor.machine_stopped:  # a fault's stop is not interrupted
+            return []
+        self._until = now + self.rng.uniform(*STOP_S)
+        reason = STOP_REASONS[self.rng.randrange(len(STOP_REASONS))]
+        return [floor.machine(MachineState.STOPPED, f"{reason} (--machine-stops-every)")]
+
+
 def say(line: str, err: bool = False) -> None:
     """One line on stdout (events) or stderr (trouble), flushed at once for whoever reads the pipe."""
     print(line, file=sys.stderr if err else sys.stdout, flush=True)
@@ -53,9 +86,10 @@ class FloorLink:
     """One shopfloor on the broker."""
 
     def __init__(self, floor: Floor, host: str, port: int, *, speed: float, resend_s: float,
-                 state: StateFile | None, faults: Faults | None) -> None:  # fmt: skip
+                 state: StateFile | None, faults: Faults | None, stops: RandomStops | None = None) -> None:  # fmt: skip
         self.floor, self.host, self.port = floor, host, port
         self.speed, self.resend_s, self.state, self.faults = speed, resend_s, state, faults or Faults()
+        self.stops = stops
         self.inbox: queue.Queue[Any] = queue.Queue()
         self.ready = threading.Event()  # subscribed at least once
         self._connected = False  # subscribed on the current connection (main thread's view)
@@ -141,6 +175,8 @@ class FloorLink:
             self._event("stall over")
         outs: list[Outgoing] = []
         outs += self._machine_fault(since_start)
+        if self.stops is not None:
+            outs += self.stops.step(now, self.floor)
         outs += self._take_inbox(now)
         dt = 0.0 if self._last_tick is None else now - self._last_tick
         self._last_tick = now

@@ -15,7 +15,7 @@ from hmi.config import parse_config
 from hmi.sim_process import SimProcess
 from tests.collector_proc import CollectorProcess
 
-ALL_TAGS = 29  # the packaged plant: 8 twins, their parameters and setpoints
+ALL_TAGS = 36  # the packaged plant: 8 twins, their parameters and setpoints
 
 
 @pytest.fixture

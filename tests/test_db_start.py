@@ -126,7 +126,7 @@ def test_collector_started_with_postgresql_down_spools_then_forwards_everything_
     collector = collectors(config, url, status_interval=0.5, migrate=False)
     first = collector.wait_for(lambda s: True, 30, "a status line")
     assert not first.db_ok and first.db_reason in ("connecting", "connection refused"), first.text
-    down = collector.wait_for(lambda s: s.good == 29 and s.backlog > 100 and s.db_reason == "connection refused", 30,
+    down = collector.wait_for(lambda s: s.good == 36 and s.backlog > 100 and s.db_reason == "connection refused", 30,
                               "all tags good, samples spooled, the reason said")  # fmt: skip
     assert not down.db_ok
     assert down.stored == 0
@@ -141,7 +141,7 @@ def test_collector_started_with_postgresql_down_spools_then_forwards_everything_
     sim_stopped_us = stop_simulator_then_collector(sim, collector)
     assert "is back after" in collector.stderr
     assert "alembic" not in collector.stderr  # no migration, and none of alembic's INFO lines
-    assert assert_history_complete(url, record, sim_stopped_us) > 29 * 10
+    assert assert_history_complete(url, record, sim_stopped_us) > 36 * 10
 
 
 @pytest.mark.slow
@@ -159,7 +159,7 @@ def test_a_database_without_schema_is_spooled_for_until_hmi_db_upgrade_runs_and_
     config = tmp_path / "plant.toml"
     config.write_text(sim.config_text)
     collector = collectors(config, url, status_interval=0.5, migrate=False)
-    waiting = collector.wait_for(lambda s: s.db_reason == NO_SCHEMA and s.good == 29 and s.backlog > 100, 30,
+    waiting = collector.wait_for(lambda s: s.db_reason == NO_SCHEMA and s.good == 36 and s.backlog > 100, 30,
                                  "'run hmi db upgrade' with samples spooled")  # fmt: skip
     time.sleep(3)  # a few retries more
     later = collector.statuses[-1]
@@ -175,7 +175,7 @@ def test_a_database_without_schema_is_spooled_for_until_hmi_db_upgrade_runs_and_
                                  "the spool forwarded after hmi db upgrade")  # fmt: skip
     assert drained.dropped == 0
     sim_stopped_us = stop_simulator_then_collector(sim, collector)
-    assert assert_history_complete(url, record, sim_stopped_us) > 29 * 10
+    assert assert_history_complete(url, record, sim_stopped_us) > 36 * 10
 
 
 @pytest.mark.slow
@@ -210,7 +210,7 @@ def test_four_collectors_started_at_once_on_a_fresh_sqlite_file_all_run_and_the_
     for c in four:
         c.wait_for(lambda s: s.db_ok and s.backlog < min(spooled) / 2, 60, "the spool forwarded")
     assert sum(c.statuses[-1].stored for c in four) > 0
-    assert rows(url, "SELECT count(DISTINCT tag_id) FROM samples") == [(29,)]
+    assert rows(url, "SELECT count(DISTINCT tag_id) FROM samples") == [(36,)]
     assert [c.proc.poll() for c in four] == [None] * 4
     assert "database is locked" not in "".join(c.stderr for c in four)
     assert [c.stop() for c in four] == [0] * 4
@@ -225,7 +225,7 @@ def test_kill_9_of_the_collector_leaves_a_bad_marker_after_each_good_tag_and_the
     config.write_text(sim.config_text)
     url = f"sqlite:///{tmp_path / 'h.sqlite'}"
     first = collectors(config, url, status_interval=0.25)
-    first.wait_for(lambda s: s.good == 29 and s.stored > 200, 60, "all tags good, samples stored")
+    first.wait_for(lambda s: s.good == 36 and s.stored > 200, 60, "all tags good, samples stored")
     killed_us = time.time() * 1e6
     first.kill()
 
@@ -233,7 +233,7 @@ def test_kill_9_of_the_collector_leaves_a_bad_marker_after_each_good_tag_and_the
         SELECT t.name, s.ts_us, s.quality FROM samples s JOIN tags t ON t.id = s.tag_id
         WHERE s.ts_us = (SELECT max(ts_us) FROM samples WHERE tag_id = s.tag_id)""")}  # fmt: skip
     was_good = {name for name, (_, q) in newest.items() if q == 0}
-    assert len(was_good) == 29
+    assert len(was_good) == 36
     assert rows(url, "SELECT count(*) FROM samples WHERE quality = 2") == [(0,)]
 
     time.sleep(1)

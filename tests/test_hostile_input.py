@@ -352,6 +352,9 @@ SHOPFLOOR_SIM_ROWS: list[Row] = [
     row("--id", "sf1", "--malformed-every", "0"),
     row("--id", "sf1", "--machine-stop-after", "-1"),
     row("--id", "sf1", "--machine-stop-for", "5"),
+    row("--id", "sf1", "--machine-stops-every", "0.5"),
+    row("--id", "sf1", "--machine-stops-every", "nan"),
+    row("--id", "sf1", "--machine-stops-every", "often"),
     row("--id", "sf1", "--capacity", "-5", subprocess=True),
 ]
 

@@ -95,7 +95,7 @@ def test_eight_tiles_grouped_by_the_four_streams_in_order(pane, plant):
         bottom_of_previous = max(
             pane.tile(t).mapTo(pane, pane.tile(t).rect().bottomLeft()).y() for t in twin_ids
         )
-    assert sum(len(t.tags) for t in plant.twins) == 29
+    assert sum(len(t.tags) for t in plant.twins) == 36
     assert all(pane.value_text(t.tag_id) == "—" for t in plant.tags)  # nothing received yet
     assert all(pane.tile_state(t.twin_id) == "waiting" for t in plant.twins)
 
@@ -220,7 +220,7 @@ def test_clicking_a_tile_or_pressing_enter_opens_its_trends(pane, ctx, qtbot):
     tile = pane.tile("drillrig1")
     with qtbot.waitSignal(ctx.open_trends, timeout=1000) as sig:
         qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)
-    assert sig.args == [["drillrig1.torque", "drillrig1.pressure", "drillrig1.vibration"]]
+    assert sig.args == [["drillrig1.torque", "drillrig1.pressure", "drillrig1.vibration", "drillrig1.status"]]
     other = pane.tile("compressor1")
     other.setFocus()
     with qtbot.waitSignal(ctx.open_trends, timeout=1000) as sig:

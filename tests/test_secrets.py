@@ -381,7 +381,7 @@ def test_collect_from_plc_sim_with_a_user_and_the_password_from_the_environment(
     good = _collect(config, db, env | {"HMI_SECRET_OPCUA_PLC1": password})
     assert good.returncode == 0, good.stderr
     last = good.stdout.strip().splitlines()[-2]  # the last status while running (the stop line says stopped)
-    assert "tags good 29 bad 0" in last and "| plc1=up |" in last
+    assert "tags good 36 bad 0" in last and "| plc1=up |" in last
     engine = create_engine(db)
     try:
         with engine.connect() as conn:

@@ -154,13 +154,18 @@ def _mes_ready(broker: BrokerProcess, floors: ShopfloorProcess) -> bool:
     return True
 
 
+DEMO_MACHINE_STOPS_EVERY_S = 90  # each demo shopfloor's machine stops about this often: the andon board has calls
+
+
 def demo_shopfloors(broker_url: str, speed: float) -> ShopfloorProcess:
-    """The three demo shopfloors in one shopfloor-sim process at the demo's speed, their state kept in the data folder."""
+    """The three demo shopfloors in one shopfloor-sim process at the demo's speed, their state kept in the data
+    folder; their machines stop at random now and then (andon calls, and micro-stops)."""
     from hmi.commands.demo_orders import SHOPFLOORS
     from shopfloor_sim.process import ShopfloorProcess
 
+    options = ["--speed", f"{speed:g}", "--machine-stops-every", str(DEMO_MACHINE_STOPS_EVERY_S)]
     return ShopfloorProcess(broker_url, [sid for sid, _ in SHOPFLOORS], [cap for _, cap in SHOPFLOORS],
-                            options=["--speed", f"{speed:g}"], state_dir=data_dir() / "demo-shopfloors")  # fmt: skip
+                            options=options, state_dir=data_dir() / "demo-shopfloors")  # fmt: skip
 
 
 def with_broker(config: PlantConfig, broker_url: str) -> PlantConfig:

@@ -11,8 +11,12 @@ Plain data and rules only; the store fills these from SQL, services/andon.py act
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+
+from hmi.domain.plant import Plant
+from hmi.domain.tags import Quality, TagValue
 
 SYSTEM = "system"  # raised_by / by_user of what a cause did, not a user
 MICRO_STOP = "micro-stop"  # the reason code of a call (and stop) closed by itself as a micro-stop
@@ -181,6 +185,61 @@ def due_tier(call: AndonCall, tiers: tuple[EscalationTier, ...], now_us: int) ->
         if waiting and age_s >= t.after_s and t.tier > call.tier:
             due = t
     return due
+
+
+# --- trips: a twin's status tag ---------------------------------------------------------------------------
+
+STATUS_PARAMETER = "status"  # the parameter of a twin that says it runs (1) or is stopped (0)
+
+
+@dataclass(frozen=True, slots=True)
+class CauseEvent:
+    """A cause started (started=True) or ended on a line, at a time (UTC microseconds)."""
+
+    line: str
+    origin: Origin
+    started: bool
+    at_us: int
+    detail: str = ""
+
+
+class TripDetector:
+    """Edges of the twins' status tags: a Good 1 -> 0 starts a trip, a Good 1 ends it.
+
+    A value that is not Good says nothing (a lost PLC is not a stopped twin) and leaves the state as it was.
+    The first Good value of a tag is an edge of its own: 0 starts a trip (the twin was down when we came),
+    1 ends one (a trip left open by an earlier run); the store makes both idempotent.
+    """
+
+    def __init__(self, status_tags: Mapping[str, str]) -> None:
+        self._lines = dict(status_tags)  # tag id -> twin id
+        self._running: dict[str, bool] = {}  # tag id -> the last Good state
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The status tags it watches."""
+        return frozenset(self._lines)
+
+    def feed(self, batch: Iterable[TagValue]) -> list[CauseEvent]:
+        """The trips that started or ended with this batch, in the batch's order."""
+        events: list[CauseEvent] = []
+        for tv in batch:
+            line = self._lines.get(tv.tag)
+            if line is None or tv.quality is not Quality.GOOD or tv.value is None:
+                continue
+            running = tv.value >= 0.5
+            if self._running.get(tv.tag) is running:
+                continue
+            self._running[tv.tag] = running
+            at_us = int(round(tv.source_ts * 1_000_000))
+            detail = "" if running else f"{tv.tag} = {tv.value:g}: the twin tripped"
+            events.append(CauseEvent(line, Origin.TRIP, not running, at_us, detail))
+        return events
+
+
+def status_tags(plant: Plant) -> dict[str, str]:
+    """The status tag of each twin that has one, and its twin: {"compressor1.status": "compressor1"}."""
+    return {t.tag_id: t.twin for t in plant.tags if t.parameter == STATUS_PARAMETER}
 
 
 # --- refusals (one line each: what is wrong and what to do) ---------------------------------------------

@@ -245,7 +245,11 @@ class AndonService:
             return store.load_call(conn, call_id)  # type: ignore[return-value]
 
     def cause_ended(self, line: str, origin: Origin, at_us: int) -> None:
-        """A cause ended: its stop ends; its call is closed as a micro-stop or marked cleared (see store.end_cause)."""
+        """A cause ended: its stop ends; its call is closed as a micro-stop or marked cleared (see store.end_cause).
+        Without an open stop or call nothing is written (every twin running at start-up takes no write lock)."""
+        with self._read() as conn:
+            if not store.cause_open(conn, line, origin):
+                return
         with self._write() as conn:
             store.end_cause(conn, line, origin, at_us, self.config.andon.micro_stop_s)
 

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
+from hmi.domain.andon import LineKind, Origin
 from hmi.domain.dispatch import DispatchStats, judge_health, silence_s
 from hmi.domain.links import LinkState, LinkStatus
 from hmi.domain.orders import OrderError, Reassignment, ShopfloorHealth
@@ -42,16 +43,19 @@ from hmi.domain.shopfloor import (
     Heartbeat,
     Hello,
     Machine,
+    MachineState,
     Message,
     MessageError,
     Report,
     decode,
     encode,
+    parse_time,
     parse_topic,
     subscription,
     topic,
 )
 from hmi.services.alarm_center import lease_name
+from hmi.store import andon as andon_store
 from hmi.store.alarm_journal import hold_lease, release_lease
 from hmi.store.db import one_line
 from hmi.store.errors import DatabaseUnavailable
@@ -161,6 +165,19 @@ def _sender(name: str) -> str | None:
     return None
 
 
+def _us(when: datetime) -> int:
+    """A timezone-aware time as UTC epoch microseconds."""
+    return int(round(when.timestamp() * 1_000_000))
+
+
+def _message_time(text: str, fallback: datetime) -> datetime:
+    """The time a message carries, or ``fallback`` if it carries none we can read."""
+    try:
+        return parse_time(text)
+    except MessageError:
+        return fallback
+
+
 def _lock_order(item: Incoming) -> tuple[str, str, int]:
     """Reports by order, instruction and seq: two workstations applying one batch lock the orders in one
     order (no deadlock on PostgreSQL), and the highest seq wins whatever the order they came in."""
@@ -184,6 +201,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utc_now,
         tick_s: float = 1.0,
         lease_ttl_s: float = 5.0,
+        micro_stop_s: float = 60.0,
     ) -> None:
         self.link = link
         self.engine = engine
@@ -194,6 +212,7 @@ class Dispatcher:
         self._clock = clock
         self._tick_s = tick_s
         self._lease_ttl_s = lease_ttl_s
+        self._micro_stop_s = micro_stop_s  # [andon] micro_stop_s: a machine stop or an outage shorter is not called
         self._inbox: collections.deque[Incoming] = collections.deque()
         self._wake = asyncio.Event()
         self._heard: dict[str, datetime] = {}  # shopfloor -> when this process last got its heartbeat
@@ -365,10 +384,28 @@ class Dispatcher:
             result.outbox_written = True
             return message.msgId
         if isinstance(message, Machine):
-            log.info("shopfloor %s: machine %s %s (%s)", message.shopfloorId, message.machine, message.state.value,
-                     message.reason)  # fmt: skip
+            self._machine(conn, message, item.received_at)
             return message.msgId
         return None
+
+    def _machine(self, conn: Connection, message: Machine, received_at: datetime) -> None:
+        """A machine stop starts the shopfloor's MACHINE cause (its andon call and stop), running again ends it.
+        Timed by the message (re-sent late, it still tells when), never later than it arrived; a message older
+        than what the line already did (a re-send whose ack was lost) changes nothing."""
+        line, stopped = message.shopfloorId, message.state is MachineState.STOPPED
+        at_us = min(_us(_message_time(message.timestamp, received_at)), _us(received_at))
+        open_start, last_end = andon_store.cause_times(conn, line, Origin.MACHINE)
+        if stopped and (open_start is not None or (last_end is not None and at_us <= last_end)):
+            return
+        if not stopped and (open_start is None or at_us < open_start):
+            return
+        log.info("shopfloor %s: machine %s %s%s", line, message.machine, message.state.value,
+                 f" ({message.reason})" if message.reason else "")  # fmt: skip
+        if stopped:
+            detail = f"machine {message.machine} stopped" + (f": {message.reason}" if message.reason else "")
+            andon_store.start_cause(conn, line, LineKind.SHOPFLOOR, Origin.MACHINE, detail[:500], at_us)
+        else:
+            andon_store.end_cause(conn, line, Origin.MACHINE, at_us, self._micro_stop_s)
 
     # ----- sending --------------------------------------------------------------------------------
 
@@ -438,7 +475,8 @@ class Dispatcher:
             last[shopfloor_id] = at if before is None else max(at, before)
         health = judge_health(last, now, link_up_since, s.late_after_s, s.offline_after_s)
         with write_connection(self.engine) as conn, conn.begin():
-            self.store.save_health(conn, health)
+            changed = self.store.save_health(conn, health)
+            self._offline_causes(conn, changed, health, last, now, link_up_since)
         for shopfloor_id, h in health.items():
             if h is ShopfloorHealth.OFFLINE:
                 # Every round: work that found nobody healthy to take it moves once someone is.
@@ -455,6 +493,21 @@ class Dispatcher:
             due = list(self.store.outbox_due(conn, now, s.resend_s))
             pending = self.store.outbox_pending(conn)
         return True, health, due, pending
+
+    def _offline_causes(self, conn: Connection, changed: Sequence[tuple[str, ShopfloorHealth]],
+                        health: Mapping[str, ShopfloorHealth], last: Mapping[str, datetime | None], now: datetime,
+                        link_up_since: datetime | None) -> None:  # fmt: skip
+        """A shopfloor judged offline starts its OFFLINE cause (stopped since it went silent), back online or
+        late ends it; unknown (our own broker link is down) changes nothing. In the health's transaction."""
+        for shopfloor_id, _before in changed:
+            after = health[shopfloor_id]
+            if after is ShopfloorHealth.OFFLINE:
+                silent = silence_s(last.get(shopfloor_id), now, link_up_since)
+                andon_store.start_cause(conn, shopfloor_id, LineKind.SHOPFLOOR, Origin.OFFLINE,
+                                        f"no heartbeat for {silent:.0f} s", _us(now) - int(silent * 1e6),
+                                        raised_us=_us(now))  # fmt: skip
+            elif after in (ShopfloorHealth.ONLINE, ShopfloorHealth.LATE):
+                andon_store.end_cause(conn, shopfloor_id, Origin.OFFLINE, _us(now), self._micro_stop_s)
 
     def _mark_sent(self, ids: list[str], now: datetime) -> None:
         with write_connection(self.engine) as conn, conn.begin():

@@ -176,6 +176,24 @@ def start_cause(conn: Connection, line: str, kind: LineKind, origin: Origin, det
     return call_id
 
 
+def cause_times(conn: Connection, line: str, origin: Origin) -> tuple[int | None, int | None]:
+    """(the start of the cause's stop still open, the end of its latest ended stop): to tell a message re-sent
+    late (a stop older than the last end, a restart older than the open stop) from a new one."""
+    d = downtime.c
+    open_start = conn.execute(select(d.start_us).where(d.open_key == line_key(line, origin))).scalar()
+    last_end = conn.execute(select(func.max(d.end_us)).where(d.line == line, d.origin == origin.value)).scalar()
+    return (None if open_start is None else int(open_start)), (None if last_end is None else int(last_end))
+
+
+def cause_open(conn: Connection, line: str, origin: Origin) -> bool:
+    """Whether the cause has a stop still open or a call still waiting for it to end (a read: end_cause is due)."""
+    key = line_key(line, origin)
+    stop = conn.execute(select(downtime.c.downtime_id).where(downtime.c.open_key == key)).first()
+    call = conn.execute(select(andon_calls.c.call_id).where(andon_calls.c.open_key == key,
+                                                           andon_calls.c.cause_active.is_(True))).first()  # fmt: skip
+    return stop is not None or call is not None
+
+
 def _category(origin: Origin) -> Category:
     return ORIGIN_CATEGORY.get(origin, Category.OTHER)
 

@@ -13,6 +13,7 @@ from hmi.ui import theme
 
 PAD = 7.0  # room for the marker at the ends
 HEIGHT = 22
+MIN_WIDTH = 80  # narrower, a bar tells little: the tiles take fewer columns instead
 
 
 class _Tools:
@@ -63,7 +64,7 @@ class BandBar(QWidget):
         self._drawn: tuple = ()  # what the last paint showed: (marker pixel, out of band, bad, hollow)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setFixedHeight(HEIGHT)
-        self.setMinimumWidth(32)
+        self.setMinimumWidth(MIN_WIDTH)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, False)
 
     def sizeHint(self) -> QSize:

@@ -64,7 +64,8 @@ def _label(name: str, role: str, parent: QWidget, align: Qt.AlignmentFlag) -> QL
 class TagRow:
     """The widgets of one parameter in a tile's grid, updated only where what they show changed."""
 
-    def __init__(self, spec: TagSpec, tile: TwinTile, grid: QGridLayout, row: int) -> None:
+    def __init__(self, spec: TagSpec, tile: TwinTile, grid: QGridLayout, row: int,
+                 header: QHBoxLayout | None = None) -> None:  # fmt: skip
         self.spec = spec
         self.tile = tile
         self.tv: TagValue | None = None
@@ -79,7 +80,8 @@ class TagRow:
         self._tooltip_key: object = ()
         self.unpainted = False  # the value changed while the row was out of view: paint() when it comes in
         self._value_metrics: QFontMetrics | None = None  # of the value's font, as measured by fix_widths
-        kind = "setpoint" if spec.kind is TagKind.SETPOINT else "measurement"
+        in_header = header is not None and spec.kind is TagKind.DISCRETE
+        kind = "setpoint" if spec.kind is TagKind.SETPOINT else "status" if in_header else "measurement"
         right, left = Qt.AlignmentFlag.AlignRight, Qt.AlignmentFlag.AlignLeft
         self.name = _label(f"name:{spec.tag_id}", "name", tile, left)
         self.name.setText(spec.parameter.replace("_", " "))
@@ -92,22 +94,30 @@ class TagRow:
         self.bar = BandBar(spec, tile)
         self.flag = _label(f"flag:{spec.tag_id}", "flag", tile, Qt.AlignmentFlag.AlignHCenter)
         self.age = _label(f"age:{spec.tag_id}", "age", tile, right)
-        if spec.kind is not TagKind.SETPOINT:
-            grid.addWidget(self.name, row, 0)
-        if spec.kind is TagKind.DISCRETE:  # a word, no unit: it may use the unit's room
-            grid.addWidget(self.value, row, 1, 1, 2)
-            self.unit.hide()
+        if in_header:  # a twin's running/stopped word sits beside its name: the tile stays as tall
+            assert header is not None
+            header.insertWidget(1, self.value)
+            header.insertWidget(2, self.flag)
+            for hidden in (self.name, self.unit, self.bar, self.age):
+                hidden.hide()
         else:
-            grid.addWidget(self.value, row, 1)
-            grid.addWidget(self.unit, row, 2)
-        grid.addWidget(self.bar, row, 3)
-        # One status column: the age, or over it the word of an abnormal state. Both stay shown (showing
-        # or hiding a widget lays the tile out again): the flag, on top, is empty and clear while the
-        # row is normal, and its background covers the age while it has a word.
-        grid.addWidget(self.age, row, 4)
-        grid.addWidget(self.flag, row, 4)
-        self.flag.raise_()
-        self.bar.setVisible(spec.kind is not TagKind.DISCRETE)
+            if spec.kind is not TagKind.SETPOINT:
+                grid.addWidget(self.name, row, 0)
+            if spec.kind is TagKind.DISCRETE:  # a word, no unit: it may use the unit's room
+                grid.addWidget(self.value, row, 1, 1, 2)
+                self.unit.hide()
+            else:
+                grid.addWidget(self.value, row, 1)
+                grid.addWidget(self.unit, row, 2)
+        if not in_header:
+            grid.addWidget(self.bar, row, 3)
+            # One status column: the age, or over it the word of an abnormal state. Both stay shown (showing
+            # or hiding a widget lays the tile out again): the flag, on top, is empty and clear while the
+            # row is normal, and its background covers the age while it has a word.
+            grid.addWidget(self.age, row, 4)
+            grid.addWidget(self.flag, row, 4)
+            self.flag.raise_()
+            self.bar.setVisible(spec.kind is not TagKind.DISCRETE)
         # A setpoint's name is its button: "setpoint…" opens the setpoint dialog for those who may
         # write setpoints (enabled by the pane on every change of session; the service checks again).
         self.set_button: QPushButton | None = None
@@ -315,7 +325,11 @@ class TwinTile(QFrame):
         ordered = [t for t in twin.tags if t.kind is not TagKind.SETPOINT] + [
             t for t in twin.tags if t.kind is TagKind.SETPOINT
         ]
-        self.rows: dict[str, TagRow] = {t.tag_id: TagRow(t, self, grid, i) for i, t in enumerate(ordered)}
+        # The first discrete tag (the twin's status) goes in the header, the others get rows.
+        status = next((t.tag_id for t in ordered if t.kind is TagKind.DISCRETE), None)
+        self.rows: dict[str, TagRow] = {
+            t.tag_id: TagRow(t, self, grid, i, header if t.tag_id == status else None) for i, t in enumerate(ordered)
+        }
         self.setToolTip(f"{twin.name}: click or press Enter for its trends")
 
     def set_setpoint_allowed(self, allowed: bool, tooltip: str) -> None:

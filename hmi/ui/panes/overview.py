@@ -59,6 +59,7 @@ def stylesheet(p: theme.Palette, d: Density = DENSITIES[0]) -> str:
     {t} QLabel[role="name"] {{ color: {p.muted}; }}
     {t} QLabel[role="value"] {{ font-family: "{VALUE_FAMILY}"; font-size: {d.value_pt}pt; font-weight: bold; }}
     {t} QLabel[role="value"][kind="setpoint"] {{ font-size: {d.setpoint_pt}pt; font-weight: normal; }}
+    {t} QLabel[role="value"][kind="status"] {{ font-size: {d.title_pt}pt; }}
     {t} QLabel[role="value"][state="waiting"] {{ color: {p.muted}; font-weight: normal; }}
     {t} QLabel[role="value"][struck="true"] {{ color: {p.muted}; text-decoration: line-through; }}
     {t} QLabel[role="unit"], {t} QLabel[role="age"] {{ color: {p.muted}; }}
