@@ -255,43 +255,48 @@ class _Outputs:
         return self.outputs[bisect_left(self.at, lo):bisect_left(self.at, hi)]
 
 
-def shift_tally(window: ShiftWindow, lo: int, hi: int, stops: list[OeeStop], outputs: list[Output],
-                ideal_cycle_s: float | None, startup_us: int, startup_outputs: list[Output]) -> Tally:  # fmt: skip
-    """The sums of one line in one shift, clipped to [lo, hi): planned time is the shift less its breaks, planned
-    stops and stops of the PLANNED class; each unplanned stop costs only its part in planned time not already
-    lost to an earlier one; micro-stops are counted (a performance loss), not downtime."""
-    excluded = _union([(max(s, lo), min(e, hi)) for s, e in (*window.breaks, *window.planned_stops)]
-                      + [(max(s.start_us, lo), min(s.end_us, hi)) for s in stops if s.loss is Loss.PLANNED])  # fmt: skip
-    planned = (hi - lo) - _length(excluded)
-    covered = list(excluded)
-    by_loss = {Loss.BREAKDOWN: 0, Loss.SETUP: 0}
-    for stop in stops:
-        if stop.micro or stop.loss is Loss.PLANNED:
-            continue
-        pieces = _minus((max(stop.start_us, lo), min(stop.end_us, hi)), covered)
-        by_loss[stop.loss] = by_loss.get(stop.loss, 0) + _length(pieces)
-        covered = _union(covered + pieces)
-    down = by_loss[Loss.BREAKDOWN] + by_loss[Loss.SETUP]
-    micro_n = micro_us = 0
-    for stop in stops:
-        if stop.micro and stop.loss is not Loss.PLANNED:
+def shift_tally(lo: int, hi: int, excluded: list[Span], stops: list[OeeStop], outputs: list[Output],
+                ideal_cycle_s: float | None, startup: Span | None) -> Tally:  # fmt: skip
+    """The sums of one line in one shift cut to [lo, hi): planned time is the span less ``excluded`` (its breaks and
+    planned stops, merged) and the stops of the PLANNED class; each unplanned stop costs only its part in planned
+    time not already lost to an earlier one; micro-stops are counted (a performance loss), not downtime; the
+    defective units reported in ``startup`` are start-up rejects."""
+    breakdown = setup = micro_n = micro_us = 0
+    if stops:
+        planned_stops = [(max(s.start_us, lo), min(s.end_us, hi)) for s in stops if s.loss is Loss.PLANNED]
+        if planned_stops:
+            excluded = _union(excluded + planned_stops)
+        covered = excluded
+        for stop in stops:
+            if stop.micro or stop.loss is Loss.PLANNED:
+                continue
             pieces = _minus((max(stop.start_us, lo), min(stop.end_us, hi)), covered)
-            micro_us += _length(pieces)
-            micro_n += 1 if lo <= stop.start_us < hi else 0
-    good = sum(o.good for o in outputs)
-    defective = sum(o.defective for o in outputs)
+            if pieces:
+                if stop.loss is Loss.SETUP:
+                    setup += _length(pieces)
+                else:
+                    breakdown += _length(pieces)
+                covered = _union(covered + pieces)
+        for stop in stops:
+            if stop.micro and stop.loss is not Loss.PLANNED:
+                micro_us += _length(_minus((max(stop.start_us, lo), min(stop.end_us, hi)), covered))
+                micro_n += 1 if lo <= stop.start_us < hi else 0
+    planned = (hi - lo) - _length(excluded)
+    down = breakdown + setup
     run = planned - down
-    tally = Tally(planned_us=planned, run_us=run, down_us=down, micro_n=micro_n, micro_us=micro_us, good=good,
-                  defective=defective)  # fmt: skip
-    tally.losses = {BigLoss.BREAKDOWNS: by_loss[Loss.BREAKDOWN] / US, BigLoss.SETUP: by_loss[Loss.SETUP] / US,
-                    BigLoss.MINOR_STOPS: micro_us / US}  # fmt: skip
+    good = defective = 0
+    for o in outputs:
+        good += o.good
+        defective += o.defective
+    losses = {BigLoss.BREAKDOWNS: breakdown / US, BigLoss.SETUP: setup / US, BigLoss.MINOR_STOPS: micro_us / US}
+    tally = Tally(planned, run, down, micro_n, micro_us, good, defective, 0.0, 0, losses)
     if ideal_cycle_s is not None:
-        startup_defective = sum(o.defective for o in startup_outputs)
+        startup_defective = sum(o.defective for o in outputs if startup[0] <= o.at_us < startup[1]) if startup else 0
         tally.ideal_us = ideal_cycle_s * US * (good + defective)
         tally.rated_run_us = run
-        tally.losses[BigLoss.REDUCED_SPEED] = max(0.0, (run - tally.ideal_us - micro_us) / US)
-        tally.losses[BigLoss.PRODUCTION_REJECTS] = ideal_cycle_s * (defective - startup_defective)
-        tally.losses[BigLoss.STARTUP_REJECTS] = ideal_cycle_s * startup_defective
+        losses[BigLoss.REDUCED_SPEED] = max(0.0, (run - tally.ideal_us - micro_us) / US)
+        losses[BigLoss.PRODUCTION_REJECTS] = ideal_cycle_s * (defective - startup_defective)
+        losses[BigLoss.STARTUP_REJECTS] = ideal_cycle_s * startup_defective
     return tally
 
 
@@ -317,20 +322,25 @@ def compute(windows: list[ShiftWindow], lines: list[LineInput], from_us: int, to
     order; with ``combined`` one row per period (line ALL_LINES) whose times and counts are the lines' sums."""
     startup_us = round(startup_s * US)
     periods: dict[str, tuple[int, int]] = {}
-    tallies: dict[tuple[str, int], Tally] = {}
-    clipped = [(w, max(w.start_us, from_us), min(w.end_us, to_us)) for w in windows]
-    clipped = [(w, lo, hi) for w, lo, hi in clipped if hi > lo]
-    keys = [period_key(w, by, tz) for w, _lo, _hi in clipped]
-    for key, (_w, lo, hi) in zip(keys, clipped):
+    shifts = []  # (period, lo, hi, breaks and planned stops merged, start-up span)
+    for w in windows:
+        lo, hi = max(w.start_us, from_us), min(w.end_us, to_us)
+        if hi <= lo:
+            continue
+        key = period_key(w, by, tz)
         start, end = periods.get(key, (lo, hi))
         periods[key] = (min(start, lo), max(end, hi))
+        excluded = _union([(max(s, lo), min(e, hi)) for s, e in (*w.breaks, *w.planned_stops)])
+        startup = (max(lo, w.start_us), min(hi, w.start_us + startup_us)) if startup_us else None
+        shifts.append((key, lo, hi, excluded, startup))
+    tallies: dict[tuple[str, int], Tally] = {}
     for n, line in enumerate(lines):
         stops, outputs = _Stops(line.stops), _Outputs(line.outputs)
-        for key, (w, lo, hi) in zip(keys, clipped):
-            startup = outputs.between(max(lo, w.start_us), min(hi, w.start_us + startup_us)) if startup_us else []
-            tally = shift_tally(w, lo, hi, stops.overlapping(lo, hi), outputs.between(lo, hi), line.ideal_cycle_s,
-                                startup_us, startup)  # fmt: skip
-            slot = (key, 0 if combined else n)
+        slot_n = 0 if combined else n
+        for key, lo, hi, excluded, startup in shifts:
+            tally = shift_tally(lo, hi, excluded, stops.overlapping(lo, hi) if stops.stops else [],
+                                outputs.between(lo, hi) if outputs.outputs else [], line.ideal_cycle_s, startup)  # fmt: skip
+            slot = (key, slot_n)
             if slot in tallies:
                 tallies[slot].add(tally)
             else:

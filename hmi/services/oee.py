@@ -3,9 +3,9 @@
 The calendar comes from [shifts], the targets from [oee]; the stops are the downtime records (their
 reason's class: a PLANNED one comes out of planned time, one without a reason yet counts as a breakdown,
 micro-stops are a performance loss), the counts the increases of the reports' running totals, the ideal
-cycle time 3600 / the shopfloor's rated capacity. A range costs three queries however many shifts it
-holds: the stops, the counts (summed per line and time bucket in the database) and the capacities; the
-rest is domain.oee.compute. Reads need no login; all methods are synchronous (the window calls them in
+cycle time 3600 / the shopfloor's rated capacity. A range costs a few queries however many shifts it
+holds: the lines and capacities, the stops, the counts (summed per line, order and shift in the database);
+the rest is domain.oee.compute. Reads need no login; all methods are synchronous (the window calls them in
 an executor). Errors: UnknownLine, InvalidAndonValue (a range that ends before it starts, an unknown
 grouping) and the store's DatabaseUnavailable.
 """
@@ -16,7 +16,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from math import gcd
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -27,7 +26,6 @@ from hmi.domain.oee import (
 )  # fmt: skip
 from hmi.domain.shifts import zone
 from hmi.services.andon import AndonService
-from hmi.store import andon as andon_store
 from hmi.store import oee as store
 from hmi.store.audit import now_us
 
@@ -106,18 +104,18 @@ class OeeService:
             lines = self._chosen(conn, line)
             if not windows:
                 return []
-            grain = _grain(windows, round(startup_s * US))
-            stops = andon_store.downtime_between(conn, from_us, to_us, line)
-            made = store.made_between(conn, from_us, to_us, grain, line)
+            bounds = _bounds(windows, from_us, to_us, round(startup_s * US))
+            stops = store.stops_between(conn, from_us, to_us, line)
+            made = store.made_between(conn, bounds, line)
         now = self.clock()
         by_line: dict[str, list[OeeStop]] = defaultdict(list)
-        for s in stops:
-            end = s.end_us if s.end_us is not None else max(now, s.start_us)
-            loss = Loss.PLANNED if s.planned else self.andon.loss_of(s.reason_code)
-            by_line[s.line].append(OeeStop(s.start_us, end, loss, s.micro))
+        loss_of = self.andon.loss_of
+        for where, start, end, reason, planned, micro in stops:
+            end = end if end is not None else max(now, start)
+            by_line[where].append(OeeStop(start, end, Loss.PLANNED if planned else loss_of(reason), bool(micro)))
         outputs: dict[str, list[Output]] = defaultdict(list)
         for m in made:
-            outputs[m.line].append(Output(max(m.bucket_us, from_us), m.good, m.defective))
+            outputs[m.line].append(Output(m.bucket_us, m.good, m.defective))
         inputs = [LineInput(x.line, x.ideal_cycle_s, tuple(by_line[x.line]),
                             tuple(outputs[x.line]) if x.kind is LineKind.SHOPFLOOR else ()) for x in lines]  # fmt: skip
         return compute(windows, inputs, from_us, to_us, tz=self._tz, by=period, startup_s=startup_s,
@@ -153,10 +151,12 @@ def _period(by: Period | str) -> Period:
                                 + ", ".join(p.value for p in Period)) from None  # fmt: skip
 
 
-def _grain(windows: list[ShiftWindow], startup_us: int) -> int:
-    """The largest time bucket whose multiples include every shift's start, end and end of start-up window: the
-    counts summed per bucket in the database then fall each into one shift (and one side of its start-up)."""
-    g = 0
+def _bounds(windows: list[ShiftWindow], from_us: int, to_us: int, startup_us: int) -> list[int]:
+    """The instants the counts are split at: the range's ends, and each shift's start, end and end of its start-up
+    window inside it (the counts come back summed per span between them)."""
+    inside = {from_us, to_us}
     for w in windows:
-        g = gcd(g, w.start_us, w.end_us, w.start_us + startup_us)
-    return max(g, 1)
+        for t in (w.start_us, w.end_us, w.start_us + startup_us):
+            if from_us < t < to_us:
+                inside.add(t)
+    return sorted(inside)

@@ -1,27 +1,28 @@
-"""The reads OEE needs (issue 14): what the lines produced in a range, and the shopfloors' rated capacities.
+"""The reads OEE needs (issue 14): what the lines produced in a range, and the shopfloors' rated capacities, the stops.
 
 A report carries its instruction's running totals (good units as produced, and defective); what was made
 between two reports is the increase from one seq to the next, counted at the later report's reported_us
 (as the production report counts it). Both reads are one set-based query each, whatever the range: the
 increases come from a window function (LAG over the instruction's seqs) and are summed in the database
-per line, order and time bucket. The stops come from store.andon.downtime_between. Times are UTC epoch
+per line, order and span between the caller's bounds (the shift boundaries). Times are UTC epoch
 microseconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Subquery, and_, func, literal, select
+from sqlalchemy import Subquery, and_, func, literal_column, or_, select
 from sqlalchemy.engine import Connection
 
 from hmi.domain.oee import OrderOutput
-from hmi.store.schema import orders, report_receipts, shopfloors
+from hmi.store.schema import downtime, orders, report_receipts, shopfloors
 
 
 @dataclass(frozen=True, slots=True)
 class Made:
-    """Units one order made on one line in one time bucket (reported from bucket_us on)."""
+    """Units one order made on one line in one span of time (reported from bucket_us on)."""
 
     line: str
     order_id: str
@@ -45,16 +46,33 @@ def _increases(from_us: int, to_us: int, line: str | None) -> Subquery:
     return rows.subquery("increases")
 
 
-def made_between(conn: Connection, from_us: int, to_us: int, grain_us: int, line: str | None = None) -> list[Made]:
-    """What each line and order made in [from, to), summed per bucket of ``grain_us`` (buckets start at multiples
-    of it, so a caller whose shift boundaries are all multiples sorts each bucket into one shift)."""
-    d = _increases(from_us, to_us, line)
-    bucket = (d.c.reported_us // literal(max(1, int(grain_us)))).label("bucket")
-    stmt = (select(d.c.shopfloor_id, d.c.order_id, bucket, func.sum(d.c.good), func.sum(d.c.defective))
-            .where(d.c.reported_us >= from_us)
-            .group_by(d.c.shopfloor_id, d.c.order_id, bucket))  # fmt: skip
-    step = max(1, int(grain_us))
-    return [Made(sf, oid, int(b) * step, int(g or 0), int(x or 0)) for sf, oid, b, g, x in conn.execute(stmt)]
+def made_between(conn: Connection, bounds: Sequence[int], line: str | None = None) -> list[Made]:
+    """What each line and order made between consecutive ``bounds`` (sorted UTC instants: the range's start,
+    the shift starts and ends inside it, its end): one row per line, order and span with production, whose
+    bucket_us is the span's start. The span of each report is found in the database by a binary search
+    written out as nested CASEs over the bounds, so the sums come back per span, not per report."""
+    if len(bounds) < 2:
+        return []
+    d = _increases(bounds[0], bounds[-1], line)
+    span = literal_column(_span_of("increases.reported_us", [int(b) for b in bounds])).label("span")
+    stmt = (select(d.c.shopfloor_id, d.c.order_id, span, func.sum(d.c.good), func.sum(d.c.defective))
+            .where(d.c.reported_us >= bounds[0])
+            .group_by(d.c.shopfloor_id, d.c.order_id, span))  # fmt: skip
+    return [Made(sf, oid, bounds[max(0, int(k))], int(g or 0), int(x or 0))
+            for sf, oid, k, g, x in conn.execute(stmt) if g or x]  # fmt: skip
+
+
+def _span_of(column: str, bounds: list[int]) -> str:
+    """SQL for the index k of the span bounds[k] <= column < bounds[k + 1] (-1 before the first): a binary search
+    as nested CASEs, log2(len(bounds)) comparisons a row. Only integers from the caller go into the text."""
+
+    def node(i: int, j: int) -> str:
+        if i == j:
+            return str(i - 1)
+        m = (i + j) // 2
+        return f"CASE WHEN {column} < {bounds[m]} THEN {node(i, m)} ELSE {node(m + 1, j)} END"
+
+    return node(0, len(bounds))
 
 
 def order_outputs(conn: Connection, from_us: int, to_us: int, line: str | None = None) -> list[OrderOutput]:
@@ -71,6 +89,18 @@ def order_outputs(conn: Connection, from_us: int, to_us: int, line: str | None =
         g, x = int(g or 0), int(x or 0)
         out.append(OrderOutput(oid, job or "", product or "", sf, g + x, g, x))
     return out
+
+
+def stops_between(conn: Connection, from_us: int, to_us: int,
+                  line: str | None = None) -> list[tuple[str, int, int | None, str | None, bool, bool]]:  # fmt: skip
+    """The stops overlapping [from, to) as OEE weighs them: (line, start_us, end_us or None while it lasts,
+    reason_code, planned, micro); the columns OEE needs only, as plain rows (a year holds tens of thousands)."""
+    d = downtime.c
+    conds = [d.start_us < to_us, or_(d.end_us.is_(None), d.end_us > from_us)]
+    if line is not None:
+        conds.append(d.line == line)
+    stmt = select(d.line, d.start_us, d.end_us, d.reason_code, d.planned, d.micro).where(and_(*conds))
+    return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
 
 
 def capacities(conn: Connection) -> dict[str, float]:
