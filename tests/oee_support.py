@@ -27,7 +27,7 @@ SHIFT = (us("06:00"), us("14:00"))  # the early shift of Monday 2026-12-07 (defa
 MECHANICAL = Reason("mechanical", "Mechanical failure", Loss.BREAKDOWN)
 CHANGEOVER = Reason("changeover", "Setup / changeover", Loss.SETUP)
 PLANNED = Reason("planned_maintenance", "Planned maintenance", Loss.PLANNED)
-# (seconds since... , good so far, defective so far): the running totals sf1 reports
+# (UTC time of 2026-12-07, good so far, defective so far): the running totals sf1 reports, one instruction
 REPORTS = (("05:50", 100, 0), ("06:05", 400, 40), ("09:00", 3100, 100), ("13:59", 6100, 150), ("14:00", 7099, 159))
 
 

@@ -18,6 +18,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone, tzinfo
 from enum import Enum
+from operator import attrgetter
 
 from hmi.domain.andon import Loss
 
@@ -230,7 +231,7 @@ class _Stops:
     """A line's stops, found by time: sorted by start, with the running maximum of their ends."""
 
     def __init__(self, stops: tuple[OeeStop, ...]) -> None:
-        self.stops = sorted((s for s in stops if s.end_us > s.start_us), key=lambda s: (s.start_us, s.end_us))
+        self.stops = sorted((s for s in stops if s.end_us > s.start_us), key=attrgetter("start_us", "end_us"))
         self.starts = [s.start_us for s in self.stops]
         self.max_end: list[int] = []
         top = -(2**63)

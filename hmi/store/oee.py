@@ -60,7 +60,7 @@ def made_between(conn: Connection, bounds: Sequence[int], line: str | None = Non
             .where(d.c.reported_us >= bounds[0])
             .group_by(d.c.shopfloor_id, d.c.order_id, span))  # fmt: skip
     return [Made(sf, oid, bounds[max(0, int(k))], int(g or 0), int(x or 0))
-            for sf, oid, k, g, x in conn.execute(stmt) if g or x]  # fmt: skip
+            for sf, oid, k, g, x in conn.execute(stmt).all() if g or x]  # fmt: skip
 
 
 def _no_jit(conn: Connection) -> None:
@@ -109,7 +109,7 @@ def stops_between(conn: Connection, from_us: int, to_us: int,
     if line is not None:
         conds.append(d.line == line)
     stmt = select(d.line, d.start_us, d.end_us, d.reason_code, d.planned, d.micro).where(and_(*conds))
-    return [tuple(r) for r in conn.execute(stmt)]  # type: ignore[misc]
+    return [tuple(r) for r in conn.execute(stmt).all()]  # type: ignore[misc]
 
 
 def capacities(conn: Connection) -> dict[str, float]:
