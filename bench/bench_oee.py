@@ -3,8 +3,9 @@
 The database (SQLite) holds a year (2026) of the default calendar (3 shifts a day, 1,095 shifts) on 8
 shopfloors: a report every 5 minutes per shopfloor (running totals of one instruction a day, about 841k
 report_receipts) and 3 stops per shift and line (about 26k downtime records: breakdowns, changeovers,
-planned maintenance, micro-stops). Ours: OeeService.figures over the year, by shift (the 9 lines: the
-8 shopfloors and the twin with a status tag), also by week and plant-wide. Baseline: what a pane would
+planned maintenance, micro-stops); line_totals filled from the reports as migration 0008 fills it (and
+apply_report keeps it). Ours: OeeService.figures over the year, by shift (the 9 lines: the 8 shopfloors
+and the twin with a status tag), also by week and plant-wide. Baseline: what a pane would
 do without it, OeeService.figures for one shift at a time (its queries once per shift). Both give the
 same totals; the bench checks that and prints both times and the ratio.
 """
@@ -12,6 +13,7 @@ same totals; the bench checks that and prints both times and the ratio.
 from __future__ import annotations
 
 import argparse
+import importlib
 import random
 import sqlite3
 import sys
@@ -26,6 +28,8 @@ from hmi.resources import resource_text
 from hmi.services.oee import OeeService
 from hmi.store.db import make_engine
 from hmi.store.migrate import upgrade
+
+BACKFILL = importlib.import_module("hmi.store.migrations.versions.0008_line_totals").BACKFILL
 
 US = 1_000_000
 YEAR = (int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()) * US,
@@ -82,6 +86,7 @@ def build_sqlite(path: Path, reports: list[tuple], stops: list[tuple]) -> str:
     with conn:
         conn.executemany(f"INSERT INTO report_receipts ({REPORT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", reports)
         conn.executemany(f"INSERT INTO downtime ({STOP_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", stops)
+        conn.execute(BACKFILL)  # line_totals as apply_report keeps them (migration 0008's SQL)
     conn.execute("ANALYZE")
     conn.close()
     return url
@@ -100,6 +105,7 @@ def build_postgres(url: str, reports: list[tuple], stops: list[tuple]) -> str:
             with cur.copy(f"COPY downtime ({STOP_COLUMNS}) FROM STDIN") as copy:
                 for r in stops:
                     copy.write_row(r)
+            cur.execute(BACKFILL)
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")

@@ -4,8 +4,8 @@ The calendar comes from [shifts], the targets from [oee]; the stops are the down
 reason's class: a PLANNED one comes out of planned time, one without a reason yet counts as a breakdown,
 micro-stops are a performance loss), the counts the increases of the reports' running totals, the ideal
 cycle time 3600 / the shopfloor's rated capacity. A range costs a few queries however many shifts it
-holds: the lines and capacities, the stops, the counts (summed per line, order and shift in the database);
-the rest is domain.oee.compute. Reads need no login; all methods are synchronous (the window calls them in
+holds: the lines and capacities, the stops, the counts (each line's running totals at the shift
+boundaries, store.oee.made_between); the rest is domain.oee.compute. Reads need no login; all methods are synchronous (the window calls them in
 an executor). Errors: UnknownLine, InvalidAndonValue (a range that ends before it starts, an unknown
 grouping) and the store's DatabaseUnavailable.
 """
@@ -106,7 +106,7 @@ class OeeService:
                 return []
             bounds = _bounds(windows, from_us, to_us, round(startup_s * US))
             stops = store.stops_between(conn, from_us, to_us, line)
-            made = store.made_between(conn, bounds, line)
+            made = store.made_between(conn, bounds, [x.line for x in lines if x.kind is LineKind.SHOPFLOOR])
         now = self.clock()
         by_line: dict[str, list[OeeStop]] = defaultdict(list)
         loss_of = self.andon.loss_of
