@@ -224,7 +224,10 @@ def _minus(span: Span, cuts: list[Span]) -> list[Span]:
 
 
 def _length(spans: list[Span]) -> int:
-    return sum(e - s for s, e in spans)
+    total = 0
+    for s, e in spans:
+        total += e - s
+    return total
 
 
 class _Stops:
@@ -263,10 +266,12 @@ def shift_tally(lo: int, hi: int, excluded: list[Span], stops: list[OeeStop], ou
     time not already lost to an earlier one; micro-stops are counted (a performance loss), not downtime; the
     defective units reported in ``startup`` are start-up rejects."""
     breakdown = setup = micro_n = micro_us = 0
+    excluded_us = _length(excluded)
     if stops:
         planned_stops = [(max(s.start_us, lo), min(s.end_us, hi)) for s in stops if s.loss is Loss.PLANNED]
         if planned_stops:
             excluded = _union(excluded + planned_stops)
+            excluded_us = _length(excluded)
         covered = excluded
         for stop in stops:
             if stop.micro or stop.loss is Loss.PLANNED:
@@ -282,7 +287,7 @@ def shift_tally(lo: int, hi: int, excluded: list[Span], stops: list[OeeStop], ou
             if stop.micro and stop.loss is not Loss.PLANNED:
                 micro_us += _length(_minus((max(stop.start_us, lo), min(stop.end_us, hi)), covered))
                 micro_n += 1 if lo <= stop.start_us < hi else 0
-    planned = (hi - lo) - _length(excluded)
+    planned = (hi - lo) - excluded_us
     down = breakdown + setup
     run = planned - down
     good = defective = 0

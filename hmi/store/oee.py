@@ -14,9 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import (
-    BigInteger, Integer, Subquery, Text, and_, column, func, insert, or_, select, text, true, update, values,
-)  # fmt: skip
+from sqlalchemy import Subquery, and_, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from hmi.domain.oee import OrderOutput
@@ -51,28 +49,29 @@ def add_output(conn: Connection, shopfloor_id: str, at_us: int, good: int, defec
                  .values(good=t.good + good, defective=t.defective + defective))  # fmt: skip
 
 
-CHUNK = 4000  # bounds per statement (two bind parameters each: under SQLite's limit of 32,766)
+CHUNK = 20_000  # bounds per statement
 
 
 def made_between(conn: Connection, bounds: Sequence[int], lines: Sequence[str]) -> list[Made]:
     """What each line made between consecutive ``bounds`` (sorted UTC instants: the range's start, the shift
     boundaries inside it, its end): per line and span with production, its running totals before the span's
-    end less those before its start. Two index seeks per line and bound, one statement per CHUNK bounds."""
+    end less those before its start. Two index seeks per line and bound, one statement per CHUNK bounds.
+    The table's name and columns are line_totals' (schema.py)."""
     if len(bounds) < 2 or not lines:
         return []
-    t = line_totals.c
-    floors = values(column("sf", Text), name="floors").data([(x,) for x in lines]).cte("floors")
     totals: dict[str, dict[int, tuple[int, int]]] = {x: {} for x in lines}
+    floors = ", ".join(f"(:sf{n})" for n in range(len(lines)))
+    params = {f"sf{n}": x for n, x in enumerate(lines)}
+    latest = ("(SELECT {0} FROM line_totals WHERE shopfloor_id = floors.sf AND at_us < at.t "
+              "ORDER BY at_us DESC LIMIT 1)")  # fmt: skip
     for first in range(0, len(bounds), CHUNK):
-        at = values(column("k", Integer), column("t", BigInteger), name="at").data(
-            [(first + k, int(b)) for k, b in enumerate(bounds[first:first + CHUNK])]).cte("at")
-
-        def latest(col):  # noqa: ANN001, ANN202 - the line's total in ``col`` before the bound
-            return (select(col).where(t.shopfloor_id == floors.c.sf, t.at_us < at.c.t).order_by(t.at_us.desc())
-                    .limit(1).scalar_subquery())  # fmt: skip
-
-        stmt = select(floors.c.sf, at.c.k, latest(t.good), latest(t.defective)).select_from(floors.join(at, true()))
-        for line, k, good, defective in conn.execute(stmt).all():
+        # the bounds are written into the statement (integers only): thousands of bind parameters cost more to
+        # bind than the seeks
+        at = ", ".join(f"({first + k}, {int(b)})" for k, b in enumerate(bounds[first:first + CHUNK]))
+        stmt = text(f"WITH floors(sf) AS (VALUES {floors}), at(k, t) AS (VALUES {at}) "
+                    f"SELECT floors.sf, at.k, {latest.format('good')}, {latest.format('defective')} "
+                    "FROM floors CROSS JOIN at")  # fmt: skip
+        for line, k, good, defective in conn.execute(stmt, params).all():
             totals[line][int(k)] = (int(good or 0), int(defective or 0))
     made = []
     for line, series in totals.items():
