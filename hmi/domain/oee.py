@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone, tzinfo
 from enum import Enum
 from operator import attrgetter
+from typing import NamedTuple
 
 from hmi.domain.andon import Loss
 
@@ -112,9 +113,9 @@ class OrderOutput:
     defective: int
 
 
-@dataclass(frozen=True, slots=True)
-class OeeStop:
-    """A line's stop as OEE weighs it: a lasting one ends now; PLANNED comes out of planned time."""
+class OeeStop(NamedTuple):
+    """A line's stop as OEE weighs it: a lasting one ends now; PLANNED comes out of planned time (a tuple: a
+    year holds tens of thousands)."""
 
     start_us: int
     end_us: int
@@ -122,9 +123,8 @@ class OeeStop:
     micro: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
-    """Units a line reported from at_us on (a bucket of the increases of its reports' running totals)."""
+class Output(NamedTuple):
+    """Units a line reported from at_us on (a span of the increases of its reports' running totals)."""
 
     at_us: int
     good: int

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Subquery, and_, func, insert, or_, select, text, update
+from sqlalchemy import Subquery, and_, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from hmi.domain.oee import OrderOutput
-from hmi.store.schema import downtime, line_totals, orders, report_receipts, shopfloors
+from hmi.store.schema import line_totals, orders, report_receipts, shopfloors
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,13 +124,12 @@ def order_outputs(conn: Connection, from_us: int, to_us: int, line: str | None =
 def stops_between(conn: Connection, from_us: int, to_us: int,
                   line: str | None = None) -> list[tuple[str, int, int | None, str | None, bool, bool]]:  # fmt: skip
     """The stops overlapping [from, to) as OEE weighs them: (line, start_us, end_us or None while it lasts,
-    reason_code, planned, micro); the columns OEE needs only, as plain rows (a year holds tens of thousands)."""
-    d = downtime.c
-    conds = [d.start_us < to_us, or_(d.end_us.is_(None), d.end_us > from_us)]
-    if line is not None:
-        conds.append(d.line == line)
-    stmt = select(d.line, d.start_us, d.end_us, d.reason_code, d.planned, d.micro).where(and_(*conds))
-    return [tuple(r) for r in conn.execute(stmt).all()]  # type: ignore[misc]
+    reason_code, planned, micro); the columns OEE needs only, as plain rows without SQLAlchemy's per-row type
+    processing (a year holds tens of thousands). The table's columns are downtime's (schema.py)."""
+    where = "start_us < :to AND (end_us IS NULL OR end_us > :from)" + (" AND line = :line" if line is not None else "")
+    stmt = text(f"SELECT line, start_us, end_us, reason_code, planned, micro FROM downtime WHERE {where}")
+    return [(a, b, c, d, bool(e), bool(f)) for a, b, c, d, e, f in
+            conn.execute(stmt, {"from": from_us, "to": to_us, "line": line}).all()]  # fmt: skip
 
 
 def capacities(conn: Connection) -> dict[str, float]:
