@@ -10,10 +10,12 @@ import json
 import pytest
 
 from hmi.cli import main
+from hmi.config import load_config
 from hmi.resources import resource_text
 from tests.andon_support import ANDON
 from tests.oee_support import store_worked_example
 
+TWINS = [t for t, twin in load_config().twins.items() if "status" in twin.parameters]  # lines too
 SHIFT = ("--from", "2026-12-07T06:00Z", "--to", "2026-12-07T14:00Z")
 
 
@@ -44,21 +46,21 @@ def test_json_has_the_worked_example(plant, capsys):
 def test_the_table_and_csv_have_a_row_per_line(plant, capsys):
     assert hmi(plant, *SHIFT) == 0
     head, *lines = capsys.readouterr().out.splitlines()
-    assert head.split()[:2] == ["period", "line"] and len(lines) == 3
+    assert head.split()[:2] == ["period", "line"] and len(lines) == len(TWINS) + 2
     sf1 = next(x for x in lines if " sf1 " in x)
     assert "83.3" in sf1 and "87.9" in sf1 and "97.6" in sf1 and "71.4" in sf1
     twin = next(x for x in lines if " compressor1 " in x)
     assert twin.rstrip().endswith("no production data")
     assert hmi(plant, *SHIFT, "--format", "csv") == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert [(r["line"], r["OEE %"]) for r in rows] == [("compressor1", "-"), ("sf1", "71.4"), ("sf2", "-")]
-    assert rows[0]["planned min"] == "450.0" and rows[1]["planned min"] == "420.0"
+    assert [(r["line"], r["OEE %"]) for r in rows] == [*((t, "-") for t in TWINS), ("sf1", "71.4"), ("sf2", "-")]
+    assert rows[0]["planned min"] == "450.0" and rows[-2]["planned min"] == "420.0"
 
 
 def test_combined_and_by_day(plant, capsys):
     assert hmi(plant, *SHIFT, "--combined", "--format", "json") == 0
     [row] = json.loads(capsys.readouterr().out)
-    assert row["line"] == "all" and row["planned_s"] == 25200 + 2 * 27000 and row["produced"] == 6150
+    assert row["line"] == "all" and row["planned_s"] == 25200 + (len(TWINS) + 1) * 27000 and row["produced"] == 6150
     assert hmi(plant, "--from", "2026-12-07T00:00Z", "--to", "2026-12-08T00:00Z", "--by", "day", "--line", "sf1",
                "--format", "csv") == 0  # fmt: skip
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
@@ -66,7 +68,7 @@ def test_combined_and_by_day(plant, capsys):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--line", "sf9", *SHIFT), r"hmi oee: no line 'sf9'; lines are: compressor1, sf1, sf2"),
+    (("--line", "sf9", *SHIFT), rf"hmi oee: no line 'sf9'; lines are: {', '.join(TWINS)}, sf1, sf2"),
     (("--from", "2026-12-07T14:00Z", "--to", "2026-12-07T06:00Z"), r"hmi oee: --to \(2026-12-07T06:00Z\) is not after"),
     (("--from", "the dawn of time"), r"hmi oee: --from: cannot read the time 'the dawn of time'"),
 ])  # fmt: skip

@@ -55,20 +55,26 @@ def test_the_worked_example_through_the_store(stored):
         BigLoss.STARTUP_REJECTS: 120, BigLoss.PRODUCTION_REJECTS: 330})
 
 
+def twins(service: OeeService) -> list[str]:
+    """The twins with a status tag (lines too), in the config's order."""
+    return [t for t, twin in service.config.twins.items() if "status" in twin.parameters]
+
+
 def test_every_line_and_the_plant(stored):
     engine, _ = stored
     service = oee(engine)
-    assert service.lines() == [OeeLine("compressor1", LineKind.TWIN, service.config.twins["compressor1"].name, None),
-                               OeeLine("sf1", LineKind.SHOPFLOOR, "sf1", 3.0),
-                               OeeLine("sf2", LineKind.SHOPFLOOR, "sf2", 4.0)]  # fmt: skip
+    assert service.lines() == [
+        *(OeeLine(t, LineKind.TWIN, service.config.twins[t].name, None) for t in twins(service)),
+        OeeLine("sf1", LineKind.SHOPFLOOR, "sf1", 3.0), OeeLine("sf2", LineKind.SHOPFLOOR, "sf2", 4.0)]
     rows = service.figures(*SHIFT)
-    assert [r.line for r in rows] == ["compressor1", "sf1", "sf2"]
-    twin, sf1, sf2 = rows
-    assert twin.availability == 1.0 and twin.missing == NO_PRODUCTION and twin.oee is None
+    assert [r.line for r in rows] == [*twins(service), "sf1", "sf2"]
+    *machines, sf1, sf2 = rows
+    assert all(r.availability == 1.0 and r.missing == NO_PRODUCTION and r.oee is None for r in machines)
     assert sf2.produced == 0 and sf2.missing == NO_PRODUCTION and sf2.performance is None
     [plant] = service.figures(*SHIFT, combined=True)
-    assert plant.line == ALL_LINES and plant.planned_s == 25200 + 2 * 27000
-    assert plant.run_s == 21000 + 2 * 27000 and plant.produced == 6150
+    n = len(machines) + 1  # the twins and sf2 ran the whole planned time
+    assert plant.line == ALL_LINES and plant.planned_s == 25200 + n * 27000
+    assert plant.run_s == 21000 + n * 27000 and plant.produced == 6150
     assert plant.performance == pytest.approx(3 * 6150 / (21000 + 27000))  # sf2's run time made nothing
 
 
@@ -106,7 +112,7 @@ def test_the_current_shift_and_the_targets(stored):
 def test_the_refusals(stored):
     engine, _ = stored
     service = oee(engine)
-    with pytest.raises(UnknownLine, match=r"no line 'sf9'; lines are: compressor1, sf1, sf2"):
+    with pytest.raises(UnknownLine, match=rf"no line 'sf9'; lines are: {', '.join(twins(service))}, sf1, sf2"):
         service.figures(*SHIFT, line="sf9")
     with pytest.raises(InvalidAndonValue, match="the range must end after it starts"):
         service.figures(SHIFT[1], SHIFT[0])
