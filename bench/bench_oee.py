@@ -4,8 +4,8 @@ The database (SQLite) holds a year (2026) of the default calendar (3 shifts a da
 shopfloors: a report every 5 minutes per shopfloor (running totals of one instruction a day, about 841k
 report_receipts) and 3 stops per shift and line (about 26k downtime records: breakdowns, changeovers,
 planned maintenance, micro-stops); line_totals filled from the reports as migration 0008 fills it (and
-apply_report keeps it). Ours: OeeService.figures over the year, by shift (the 9 lines: the 8 shopfloors
-and the twin with a status tag), also by week and plant-wide. Baseline: what a pane would
+apply_report keeps it). Ours: OeeService.figures over the year, by shift (every line: the 8 shopfloors
+and the twins with a status tag), also by week and plant-wide. Baseline: what a pane would
 do without it, OeeService.figures for one shift at a time (its queries once per shift). Both give the
 same totals; the bench checks that and prints both times and the ratio.
 """

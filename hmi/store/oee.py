@@ -55,7 +55,7 @@ CHUNK = 20_000  # bounds per statement
 def made_between(conn: Connection, bounds: Sequence[int], lines: Sequence[str]) -> list[Made]:
     """What each line made between consecutive ``bounds`` (sorted UTC instants: the range's start, the shift
     boundaries inside it, its end): per line and span with production, its running totals before the span's
-    end less those before its start. Two index seeks per line and bound, one statement per CHUNK bounds.
+    end less those before its start. An index seek or two per line and bound, one statement per CHUNK bounds.
     The table's name and columns are line_totals' (schema.py)."""
     if len(bounds) < 2 or not lines:
         return []
@@ -68,9 +68,13 @@ def made_between(conn: Connection, bounds: Sequence[int], lines: Sequence[str]) 
         # the bounds are written into the statement (integers only): thousands of bind parameters cost more to
         # bind than the seeks
         at = ", ".join(f"({first + k}, {int(b)})" for k, b in enumerate(bounds[first:first + CHUNK]))
-        stmt = text(f"WITH floors(sf) AS (VALUES {floors}), at(k, t) AS (VALUES {at}) "
-                    f"SELECT floors.sf, at.k, {latest.format('good')}, {latest.format('defective')} "
-                    "FROM floors CROSS JOIN at")  # fmt: skip
+        if conn.dialect.name == "postgresql":  # one seek for both columns
+            pick = ("lt.good, lt.defective FROM floors CROSS JOIN at LEFT JOIN LATERAL (SELECT good, defective "
+                    "FROM line_totals WHERE shopfloor_id = floors.sf AND at_us < at.t ORDER BY at_us DESC LIMIT 1) "
+                    "AS lt ON true")  # fmt: skip
+        else:
+            pick = f"{latest.format('good')}, {latest.format('defective')} FROM floors CROSS JOIN at"
+        stmt = text(f"WITH floors(sf) AS (VALUES {floors}), at(k, t) AS (VALUES {at}) SELECT floors.sf, at.k, {pick}")
         for line, k, good, defective in conn.execute(stmt, params).all():
             totals[line][int(k)] = (int(good or 0), int(defective or 0))
     made = []
