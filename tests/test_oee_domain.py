@@ -191,3 +191,14 @@ def test_a_lasting_downtime_stops_at_the_end_of_the_range():
     stop = OeeStop(us("2026-12-07T13:00"), us("2026-12-07T20:00"), Loss.BREAKDOWN)
     [row] = compute(early_shift(), [LineInput("sf1", 3.0, (stop,))], *EARLY, tz=UTC)
     assert row.unplanned_down_s == 3600
+
+
+def test_a_line_without_stops_or_reports_comes_out_as_the_full_computation_has_it():
+    """The shortcut for a line that neither stopped nor reported gives what shift_tally gives."""
+    from hmi.domain.oee import shift_tally
+
+    [w] = early_shift()
+    for ideal in (3.0, None):
+        [row] = compute([w], [LineInput("x", ideal)], *EARLY, tz=UTC)
+        full = shift_tally(*EARLY, list(w.breaks), [], [], ideal, None).figures("x", *EARLY, row.label, ideal)
+        assert row == full

@@ -341,11 +341,22 @@ def compute(windows: list[ShiftWindow], lines: list[LineInput], from_us: int, to
         shifts.append((key, lo, hi, excluded, startup))
     tallies: dict[tuple[str, int], Tally] = {}
     for n, line in enumerate(lines):
+        idle = {BigLoss.BREAKDOWNS: 0.0, BigLoss.SETUP: 0.0, BigLoss.MINOR_STOPS: 0.0}
+        if line.ideal_cycle_s is not None:
+            idle.update({BigLoss.PRODUCTION_REJECTS: 0.0, BigLoss.STARTUP_REJECTS: 0.0})
         stops, outputs = _Stops(line.stops), _Outputs(line.outputs)
         slot_n = 0 if combined else n
         for key, lo, hi, excluded, startup in shifts:
-            tally = shift_tally(lo, hi, excluded, stops.overlapping(lo, hi) if stops.stops else [],
-                                outputs.between(lo, hi) if outputs.outputs else [], line.ideal_cycle_s, startup)  # fmt: skip
+            stopped = stops.overlapping(lo, hi) if stops.stops else []
+            made = outputs.between(lo, hi) if outputs.outputs else []
+            if stopped or made:
+                tally = shift_tally(lo, hi, excluded, stopped, made, line.ideal_cycle_s, startup)
+            else:  # a line that neither stopped nor reported (a twin, mostly): all its planned time ran
+                planned = hi - lo - _length(excluded)
+                rated = line.ideal_cycle_s is not None
+                tally = Tally(planned, planned, rated_run_us=planned if rated else 0, losses=dict(idle))
+                if rated:  # all of it ran without producing: a speed loss, as shift_tally has it
+                    tally.losses[BigLoss.REDUCED_SPEED] = planned / US
             slot = (key, slot_n)
             if slot in tallies:
                 tallies[slot].add(tally)
