@@ -554,7 +554,8 @@ class ShiftConfig(_Strict):
 
     def definition(self) -> ShiftDef:
         """The shift as the calendar has it."""
-        return ShiftDef(self.name, parse_hhmm(self.start), parse_hhmm(self.end), frozenset(weekday(d) for d in self.days),
+        days = frozenset(weekday(d) for d in self.days)
+        return ShiftDef(self.name, parse_hhmm(self.start), parse_hhmm(self.end), days,
                         tuple((parse_hhmm(b.start), parse_hhmm(b.end)) for b in self.breaks))  # fmt: skip
 
 

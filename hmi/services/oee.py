@@ -5,9 +5,9 @@ reason's class: a PLANNED one comes out of planned time, one without a reason ye
 micro-stops are a performance loss), the counts the increases of the reports' running totals, the ideal
 cycle time 3600 / the shopfloor's rated capacity. A range costs a few queries however many shifts it
 holds: the lines and capacities, the stops, the counts (each line's running totals at the shift
-boundaries, store.oee.made_between); the rest is domain.oee.compute. Reads need no login; all methods are synchronous (the window calls them in
-an executor). Errors: UnknownLine, InvalidAndonValue (a range that ends before it starts, an unknown
-grouping) and the store's DatabaseUnavailable.
+boundaries, store.oee.made_between); the rest is domain.oee.compute. Reads need no login; all methods
+are synchronous (the window calls them in an executor). Errors: UnknownLine, InvalidAndonValue (a range
+that ends before it starts, an unknown grouping) and the store's DatabaseUnavailable.
 """
 
 from __future__ import annotations
