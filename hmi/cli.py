@@ -8,15 +8,15 @@ import sys
 from collections.abc import Sequence
 
 from hmi.commands import (
-    alarm, andon, audit, collect, db, demo, downtime, gui, history, material, order, production, secret, setpoint,
-    shopfloor, user,
+    alarm, andon, audit, collect, db, demo, downtime, gui, history, material, oee, order, production, secret,
+    setpoint, shopfloor, user,
 )
 from hmi.commands.errors import CommandError, OneLineParser, shorten
 from hmi.config import ConfigError
 
 COMMAND_MODULES = (
     gui, demo, collect, db, history, user, audit, secret, setpoint, alarm, order, shopfloor, material, production,
-    andon, downtime,
+    andon, downtime, oee,
 )
 
 # Exceptions that are a user's mistake or a missing peer: one line, no traceback.

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
@@ -25,6 +26,10 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from hmi.domain.andon import CallState, EscalationTier, Loss, Reason
+from hmi.domain.oee import OeeTargets
+from hmi.domain.shifts import (
+    WEEKDAYS, PlannedStopDef, ShiftCalendar, ShiftDef, calendar_problems, parse_hhmm, weekday, zone,
+)  # fmt: skip
 from hmi.domain.alarm_defs import (
     AlarmDefinition,
     AlarmKind,
@@ -492,6 +497,144 @@ class AndonConfig(_Strict):
         return [Reason(code, r.text, r.loss) for code, r in self.reasons.items()]
 
 
+def _time_of_day(value: Any) -> str:
+    """A local time as the calendar takes it: 'HH:MM' (a TOML time such as 06:00:00 is taken too)."""
+    if hasattr(value, "hour") and hasattr(value, "minute") and not hasattr(value, "year"):
+        if value.second or value.microsecond:
+            raise ValueError("expected a time of day in whole minutes, HH:MM (e.g. 06:00)")
+        value = f"{value.hour:02d}:{value.minute:02d}"
+    parse_hhmm(value)
+    return value
+
+
+def _weekday_name(value: Any) -> str:
+    weekday(value)
+    return value.strip().lower()
+
+
+TimeOfDay = Annotated[str, BeforeValidator(_time_of_day)]
+Weekday = Annotated[str, BeforeValidator(_weekday_name)]
+
+
+class BreakConfig(_Strict):
+    """A break of a shift: local start and end, inside the shift."""
+
+    start: TimeOfDay
+    end: TimeOfDay
+
+    @model_validator(mode="after")
+    def _has_a_length(self) -> BreakConfig:
+        if self.start == self.end:
+            raise ValueError(f"break {self.start}-{self.end} has no length: give an end after its start")
+        return self
+
+
+class ShiftConfig(_Strict):
+    """One shift of [[shifts.shift]]: name, local start and end (an end not after the start is the next day),
+    the weekdays it starts on, its breaks."""
+
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    start: TimeOfDay
+    end: TimeOfDay
+    days: list[Weekday] = list(WEEKDAYS)
+    breaks: list[BreakConfig] = []
+
+    @field_validator("days")
+    @classmethod
+    def _some_days(cls, days: list[str]) -> list[str]:
+        if not days:
+            raise ValueError("give at least one weekday the shift starts on (mon .. sun), or leave days out for all "
+                             "seven")  # fmt: skip
+        return days
+
+    @model_validator(mode="after")
+    def _breaks_inside(self) -> ShiftConfig:
+        problems = calendar_problems((self.definition(),))
+        if problems:
+            raise ValueError(problems[0])
+        return self
+
+    def definition(self) -> ShiftDef:
+        """The shift as the calendar has it."""
+        days = frozenset(weekday(d) for d in self.days)
+        return ShiftDef(self.name, parse_hhmm(self.start), parse_hhmm(self.end), days,
+                        tuple((parse_hhmm(b.start), parse_hhmm(b.end)) for b in self.breaks))  # fmt: skip
+
+
+class PlannedStopConfig(_Strict):
+    """A weekly planned stop of [[shifts.planned_stop]] (maintenance): not a loss, outside planned time."""
+
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    day: Weekday
+    start: TimeOfDay
+    end: TimeOfDay
+
+
+def _default_shifts() -> list[ShiftConfig]:
+    return [ShiftConfig(name=name, start=start, end=end, breaks=[BreakConfig(start=b0, end=b1)])
+            for name, start, end, b0, b1 in (("early", "06:00", "14:00", "10:00", "10:30"),
+                                             ("late", "14:00", "22:00", "18:00", "18:30"),
+                                             ("night", "22:00", "06:00", "02:00", "02:30"))]  # fmt: skip
+
+
+class ShiftsConfig(_Strict):
+    """The shift calendar: the time zone its times are in, the shifts and the planned stops. Without [shifts]:
+    three 8-hour shifts every day (06-14, 14-22, 22-06), each with a 30-minute break, in UTC."""
+
+    timezone: str = "UTC"
+    shift: list[ShiftConfig] = _default_shifts()
+    planned_stop: list[PlannedStopConfig] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        zone(name)
+        return name
+
+    @field_validator("shift")
+    @classmethod
+    def _some_shifts(cls, shifts: list[ShiftConfig]) -> list[ShiftConfig]:
+        if not shifts:
+            raise ValueError("give at least one [[shifts.shift]], or leave [shifts] out for the default three shifts")
+        return shifts
+
+    @model_validator(mode="after")
+    def _shifts_fit(self) -> ShiftsConfig:
+        problems = calendar_problems(tuple(s.definition() for s in self.shift))
+        if problems:
+            raise ValueError(problems[0])
+        return self
+
+    def calendar(self) -> ShiftCalendar:
+        """The calendar as the domain has it."""
+        stops = tuple(PlannedStopDef(p.name, weekday(p.day), parse_hhmm(p.start), parse_hhmm(p.end))
+                      for p in self.planned_stop)  # fmt: skip
+        return ShiftCalendar(self.timezone, tuple(s.definition() for s in self.shift), stops)
+
+
+def _fraction(value: float) -> float:
+    if not 0 < value <= 1:
+        raise ValueError(f"{value:g} is not a target: give a fraction above 0 and at most 1 (0.85 for 85 %)")
+    return value
+
+
+Target = Annotated[float, AfterValidator(_fraction)]
+
+
+class OeeConfig(_Strict):
+    """OEE targets (fractions, shown beside the figures) and the start-up window whose rejects are start-up rejects."""
+
+    target: Target = 0.85
+    availability_target: Target = 0.90
+    performance_target: Target = 0.95
+    quality_target: Target = 0.99
+    startup_min: Annotated[float, Field(ge=0, le=24 * 60)] = 10.0
+
+    def targets(self) -> OeeTargets:
+        """The targets as the domain has them."""
+        return OeeTargets(self.target, self.availability_target, self.performance_target, self.quality_target)
+
+
 class PlantConfig(_Strict):
     """The whole configuration file."""
 
@@ -504,6 +647,8 @@ class PlantConfig(_Strict):
     mqtt: MqttConfig | None = None  # no [mqtt]: the MES half (orders, shopfloors) is off
     shopfloors: ShopfloorsConfig = ShopfloorsConfig()
     andon: AndonConfig = AndonConfig()
+    shifts: ShiftsConfig = ShiftsConfig()
+    oee: OeeConfig = OeeConfig()
 
     @model_validator(mode="after")
     def _endpoints_known(self) -> PlantConfig:

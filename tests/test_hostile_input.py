@@ -283,6 +283,18 @@ HMI_ROWS: list[Row] = [
     row("downtime", "pareto", "--from", "yesterday", "--db", "{db}"),
     row("downtime", "pareto", "--from", "-1d", "--by", "shift", "--db", "{db}"),
     row("downtime", "pareto", "--from", "-1d", "--db", "{nodb}"),
+    # oee
+    row("oee", "--db", "{db}"),
+    row("oee", "--from", "now", "--to", "-1h", "--db", "{db}"),
+    row("oee", "--from", "the dawn of time", "--db", "{db}"),
+    row("oee", "--from", "-1d", "--to", "99999-01-01", "--db", "{db}"),
+    row("oee", "--from", "-1d", "--line", "nosuch", "--db", "{db}"),
+    row("oee", "--from", "-1d", "--line", BIG, "--db", "{db}"),
+    row("oee", "--from", "-1d", "--by", "month", "--db", "{db}"),
+    row("oee", "--from", "-1d", "--format", "xml", "--db", "{db}"),
+    row("oee", "--from", "-1d", "--db", "{nodb}"),
+    row("oee", "--from", "-1d", "--db", "{emptydb}"),
+    row("oee", "--from", "-1d", "--config", "{binary}", "--db", "{db}"),
 ]
 
 # plc-sim: each option that takes a value gets a bad one (and a few combinations that cannot work).
@@ -661,7 +673,7 @@ READS = [
     ["alarm", "list"], ["alarm", "journal"], ["alarm", "health"], ["user", "list", "--user", "anna"],
     ["alarm", "ack", "drillrig1.pressure.hi", "--user", "olga"],
     ["order", "list", "--user", "anna"], ["shopfloor", "list", "--user", "anna"],
-    ["production", "report", "--from", "-1h", "--user", "anna"],
+    ["production", "report", "--from", "-1h", "--user", "anna"], ["oee", "--from", "-1d"],
 ]  # fmt: skip
 
 

@@ -42,7 +42,8 @@ def _period(p: argparse.ArgumentParser, since: str | None) -> None:
     p.add_argument("--to", dest="end", metavar="T", default="now", help="until T (default now)")
 
 
-def _range(args: argparse.Namespace) -> tuple[int, int]:
+def time_range(args: argparse.Namespace) -> tuple[int, int]:
+    """--from and --to as UTC microseconds; CommandError unless --to is after --from."""
     start, end = moment_us(args.start, "--from"), moment_us(args.end, "--to")
     if end <= start:
         raise CommandError(f"--to ({args.end[:40]}) is not after --from ({args.start[:40]})")
@@ -54,7 +55,7 @@ def _minutes(seconds: float) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    start, end = _range(args)
+    start, end = time_range(args)
     andon = andon_service(args)
     with refusals():
         stops = andon.downtime(start, end, args.line)
@@ -78,7 +79,7 @@ def run_reason(args: argparse.Namespace) -> int:
 
 
 def run_pareto(args: argparse.Namespace) -> int:
-    start, end = _range(args)
+    start, end = time_range(args)
     andon = andon_service(args)
     with refusals():
         bars = andon.pareto(start, end, args.by)

@@ -29,6 +29,7 @@ from hmi.domain.orders import (
 from hmi.domain.planning import PlanItem, Planned, insert_position, lateness, moved, plan, queued_rank, sent_rank
 from hmi.domain.shopfloor import Ack, Heartbeat, Hello, Instruction, Report, Resume, Withdraw, encode, iso, parse_time
 from hmi.store.audit import append
+from hmi.store.oee import add_output
 from hmi.store.schema import (
     audit_log, id_counters, invalid_messages, material_movements, materials, order_shares, orders, outbox,
     reassignments, report_receipts, shopfloors,
@@ -572,6 +573,8 @@ def apply_report(conn: Connection, r: Report, received_at: datetime) -> bool:
     conn.execute(update(order_shares).where(order_shares.c.instruction_id == r.instructionId).values(
         produced=r.produced, defective=r.defective, last_seq=r.seq, status=status.value,
         finished_us=now_us if r.final else None))  # fmt: skip
+    add_output(conn, r.shopfloorId, to_us(parse_time(r.timestamp)), r.produced - share.produced,
+               r.defective - share.defective)  # the line's running totals, for OEE  # fmt: skip
     made = (r.produced + r.defective) - (share.produced + share.defective)
     _consume(conn, order, made, now_us)
     _settle(conn, r.orderId, received_at)

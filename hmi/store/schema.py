@@ -304,6 +304,20 @@ invalid_messages = Table(
     Column("last_us", BigInteger, nullable=False),
 )
 
+# The running totals of what each shopfloor made, good and defective, after each instant it reported at (issue 14,
+# OEE): what a line made in [a, b) is its totals before b less its totals before a, two index seeks however many
+# reports lie between. apply_report adds each report's increase in its own transaction (a late report raises the
+# totals after it too); migration 0008 filled it from report_receipts.
+line_totals = Table(
+    "line_totals",
+    metadata,
+    Column("shopfloor_id", Text, primary_key=True),
+    Column("at_us", BigInteger, primary_key=True, autoincrement=False),
+    Column("good", BigInteger, nullable=False),
+    Column("defective", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 # --- andon and downtime (issue 14) ------------------------------------------------------------------
 # An andon call on a line (a twin id or a shopfloor id): raised by a cause (a twin's trip, a shopfloor's
 # machine stop, a shopfloor gone offline) or by a user; open -> acknowledged -> resolved. open_key is
