@@ -81,18 +81,22 @@ class MainWindow(QMainWindow):
 
     def reset_layout(self) -> None:
         """Put every dock back where its PaneSpec says, visible and docked; the first pane gets most room."""
+        size = self.size()
         for spec in self.specs:
             dock = self.docks[spec.object_name]
             dock.setFloating(False)
-            self.addDockWidget(spec.area, dock)
             dock.show()
-        for spec in self.specs:
-            if spec.tab_with and spec.tab_with in self.docks:
-                self.tabifyDockWidget(self.docks[spec.tab_with], self.docks[spec.object_name])
+            # Tabbed at once, not added first: each dock added on its own stacks its height on the others'
+            # and grows the window (13 panes: 1600x2231), which then stays that tall.
+            if spec.tab_with in self.docks and spec.tab_with != spec.object_name:
+                self.tabifyDockWidget(self.docks[spec.tab_with], dock)
+            else:
+                self.addDockWidget(spec.area, dock)
         for spec in self.specs:  # Qt puts the last tab added in front; the pane tabbed with stays in front
             if spec.tab_with and spec.tab_with in self.docks:
                 self.docks[spec.tab_with].raise_()
         self._size_default()
+        self.resize(size.expandedTo(self.minimumSizeHint()))
 
     def _size_default(self) -> None:
         if len(self.specs) < 2:
