@@ -74,7 +74,7 @@ class RandomStops:
             return []
         self._until = now + self.rng.uniform(*STOP_S)
         reason = STOP_REASONS[self.rng.randrange(len(STOP_REASONS))]
-        return [floor.machine(MachineState.STOPPED, f"{reason} (--machine-stops-every)")]
+        return [floor.machine(MachineState.STOPPED, reason)]
 
 
 def say(line: str, err: bool = False) -> None:
