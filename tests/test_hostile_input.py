@@ -295,6 +295,8 @@ HMI_ROWS: list[Row] = [
     row("oee", "--from", "-1d", "--db", "{nodb}"),
     row("oee", "--from", "-1d", "--db", "{emptydb}"),
     row("oee", "--from", "-1d", "--config", "{binary}", "--db", "{db}"),
+    row("oee", "--from", "-1d", "--config", "{bad_shifts}", "--db", "{db}"),  # overlapping shifts
+    row("collect", "--config", "{bad_shifts}"),
 ]
 
 # plc-sim: each option that takes a value gets a bad one (and a few combinations that cannot work).
@@ -448,6 +450,9 @@ class Sandbox:
         (root / "plant.toml").write_text(plant, encoding="utf-8")
         bad = plant.replace("range = [0.0, 200.0]\nband = [50.0, 150.0]", "range = [-1000.0, 1000.0]\nband = [-900.0, 5000.0]", 1)
         (root / "bad-band.toml").write_text(bad, encoding="utf-8")
+        overlapping = ('[[shifts.shift]]\nname = "early"\nstart = "06:00"\nend = "14:00"\n'
+                       '[[shifts.shift]]\nname = "late"\nstart = "13:00"\nend = "22:00"\n')
+        (root / "bad-shifts.toml").write_text(plant + "\n" + overlapping, encoding="utf-8")
         self.places = {
             "missing": str(root / "missing.toml"),
             "binary": str(root / "random.bin"),
@@ -455,6 +460,7 @@ class Sandbox:
             "missing_folder": str(root / "no such folder"),
             "config": str(root / "plant.toml"),
             "bad_band": str(root / "bad-band.toml"),
+            "bad_shifts": str(root / "bad-shifts.toml"),
             "db": f"sqlite:///{self.db_path}",
             "nodb": f"sqlite:///{root / 'nowhere' / 'new.sqlite'}",
             "dirdb": f"sqlite:///{root / 'a folder'}",
