@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from hmi.domain.oee import NO_PLANNED_TIME, NO_PRODUCTION, BigLoss, OeeFigures, OeeTargets
 from hmi.ui import theme
@@ -131,7 +131,13 @@ class FigureTile(QFrame):
         v.setContentsMargins(14, 8, 14, 10)
         v.setSpacing(2)
         for w in (self.title, self.value, self.target, self.state):
+            # No minimum width of their own: the OEE pane puts the tiles in two rows before they would clip
+            w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             v.addWidget(w)
+
+    def wanted_width(self) -> int:
+        """The width its words need unclipped (its labels claim none of their own)."""
+        return max(w.sizeHint().width() for w in (self.title, self.value, self.target, self.state)) + 32
 
     def show_figures(self, f: OeeFigures | None, targets: OeeTargets, nothing: str = NO_SHIFT) -> None:
         """Show the factor of ``f`` against its target; None: ``nothing`` in words."""

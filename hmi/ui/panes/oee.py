@@ -15,7 +15,9 @@ from datetime import datetime, timezone
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget,
+)
 
 from hmi.domain.andon import Downtime, Reason
 from hmi.domain.oee import BigLoss, OeeFigures, OeeTargets, Period, ShiftWindow
@@ -88,6 +90,8 @@ class OeePane(SourcePane):
             box.currentIndexChanged.connect(lambda _i: self.refresh_now())
         self.shift_label = QLabel("")
         self.shift_label.setObjectName("oeeShift")
+        self.shift_label.setWordWrap(True)  # a narrow dock wraps it instead of widening every pane tabbed with it
+        self.shift_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top = QHBoxLayout()
         top.addWidget(QLabel("Line"))
         top.addWidget(self.line_box)
@@ -97,9 +101,9 @@ class OeePane(SourcePane):
         top.addWidget(self.trend_box)
 
         self.tiles = {f: FigureTile(f) for f in FACTORS}
-        tiles = QHBoxLayout()
-        for f in FACTORS:
-            tiles.addWidget(self.tiles[f], 1)
+        tiles = self.tile_grid = QGridLayout()
+        self.tile_columns = 0
+        self._reflow_tiles(4)
 
         self.trend = pg.PlotWidget()
         self.trend.setObjectName("oeeTrend")
@@ -159,6 +163,9 @@ class OeePane(SourcePane):
         split.addWidget(left)
         split.addWidget(right)
         split.setChildrenCollapsible(False)
+        # It takes what is left and claims no height of its own: the pane's minimum would otherwise set the
+        # window's, for every pane tabbed with it
+        split.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         split.setSizes([930, 570])
 
         self.content = QWidget()
@@ -170,6 +177,24 @@ class OeePane(SourcePane):
         v.addWidget(self.message)
         self.stack = refusal_or_content(self, self.refusal, self.content)
         self.stack.setCurrentWidget(self.content if self.has_data else self.refusal)
+
+    def _reflow_tiles(self, columns: int) -> None:
+        """The four figures in one row, or two rows of two when the pane is too narrow for one."""
+        if columns == self.tile_columns:
+            return
+        self.tile_columns = columns
+        for n, f in enumerate(FACTORS):
+            self.tile_grid.removeWidget(self.tiles[f])
+            self.tile_grid.addWidget(self.tiles[f], n // columns, n % columns)
+        for c in range(4):
+            self.tile_grid.setColumnStretch(c, 1 if c < columns else 0)
+
+    def _one_row_width(self) -> int:
+        return sum(t.wanted_width() for t in self.tiles.values()) + 40
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self._reflow_tiles(4 if event.size().width() >= self._one_row_width() else 2)
+        super().resizeEvent(event)
 
     def _on_theme(self, palette: theme.Palette) -> None:
         super()._on_theme(palette)
@@ -219,6 +244,7 @@ class OeePane(SourcePane):
         c, row = self.current, self.current_row
         for tile in self.tiles.values():
             tile.show_figures(row, self.targets, NO_SHIFT if c is None else "no data yet")
+        self._reflow_tiles(4 if self.width() >= self._one_row_width() else 2)
         if c is None:
             self.shift_label.setText(f"{NO_SHIFT}: between shifts")
             return
