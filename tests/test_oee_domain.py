@@ -9,7 +9,7 @@ import pytest
 
 from hmi.domain.andon import Loss
 from hmi.domain.oee import (
-    ALL_LINES, NO_PLANNED_TIME, NO_PRODUCTION, BigLoss, LineInput, OeeStop, Output, Period, compute,
+    ALL_LINES, NO_PLANNED_TIME, NO_PRODUCTION, NOT_OBSERVED, BigLoss, LineInput, OeeStop, Output, Period, compute,
 )  # fmt: skip
 from hmi.domain.shifts import DEFAULT_CALENDAR, PlannedStopDef, ShiftCalendar, ShiftDef, zone
 
@@ -202,3 +202,24 @@ def test_a_line_without_stops_or_reports_comes_out_as_the_full_computation_has_i
         [row] = compute([w], [LineInput("x", ideal)], *EARLY, tz=UTC)
         full = shift_tally(*EARLY, list(w.breaks), [], [], ideal, None).figures("x", *EARLY, row.label, ideal)
         assert row == full
+
+
+def test_planned_time_starts_when_the_line_was_first_observed():
+    """sf1 first seen at 08:00 in the early shift (break 10:00-10:30): planned 6 h - 30 min from then; the night
+    shift before has no data (never 100 %), and neither has the combined row of a period no line was seen in."""
+    start, end = us("2026-12-06T22:00"), us("2026-12-07T14:00")
+    windows = DEFAULT_CALENDAR.windows(start, end)
+    assert [w.name for w in windows] == ["night", "early"]
+    seen = us("2026-12-07T08:00")
+    line = LineInput("sf1", 3.0, (OeeStop(seen, us("2026-12-07T08:30"), Loss.BREAKDOWN),),
+                     (Output(us("2026-12-07T06:00"), 2000, 0),), observed_from_us=seen)  # counted from the shift
+    night, early = compute(windows, [line], start, end, tz=UTC)
+    assert night.missing == NOT_OBSERVED and night.planned_s == 0
+    assert (night.availability, night.performance, night.quality, night.oee) == (None, None, None, None)
+    assert early.planned_s == 6 * 3600 - 1800 and early.run_s == early.planned_s - 1800 and not early.missing
+    assert early.performance == pytest.approx(3 * 2000 / early.run_s)
+    never = LineInput("sf2", 4.0, observed_from_us=None)
+    assert [r.missing for r in compute(windows, [never], start, end, tz=UTC)] == [NOT_OBSERVED, NOT_OBSERVED]
+    night_all, early_all = compute(windows, [line, never], start, end, tz=UTC, combined=True)
+    assert night_all.missing == NOT_OBSERVED and night_all.availability is None
+    assert early_all.planned_s == early.planned_s and early_all.oee == pytest.approx(early.oee)  # sf2 not counted

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from hmi.domain.oee import BigLoss, OeeTargets
+from hmi.domain.oee import NOT_OBSERVED, BigLoss, OeeTargets
 from hmi.ui import theme
 from hmi.ui.panes.oee import OeePane
-from tests.oee_fake import ALL, NOW, NOW_US, plant
+from tests.oee_fake import ALL, NOW, NOW_US, figures, plant
 from tests.orders_panes_support import OLAF, context, until
 
 
@@ -75,6 +75,21 @@ def test_missing_values_are_words_never_100_or_blank(qtbot, qasync_loop):
     fake.current = None
     until(qasync_loop, lambda: pane.tiles["oee"].value.text() == "no shift now", "between shifts")
     assert pane.shift_label.text() == "no shift now: between shifts"
+
+
+def test_a_line_not_yet_observed_says_so_in_words(qtbot, qasync_loop):
+    """Before the HMI saw a line (a fresh install) its shifts say "no data yet": in the figures, the table and
+    the trend's legend, never 100 % nor blank."""
+    fake = plant()
+    fake.rows = [r if r.line != "sf2" else figures("sf2", next(s for s in fake.shift_list if s.start_us == r.start_us),
+                                                   r.label, None, None, None, NOT_OBSERVED) for r in fake.rows]
+    pane = shown(qtbot, qasync_loop, fake)
+    pane.line_box.setCurrentIndex(pane.line_box.findData("sf2"))
+    until(qasync_loop, lambda: pane.tiles["oee"].value.text() == "no data yet", "sf2's figures")
+    assert all(pane.tiles[f].value.text() == "no data yet" for f in ("availability", "performance", "quality"))
+    m = pane.shifts
+    assert m.rows() and all(m.text(m.row_of((r.line, r.start_us)), "availability") == "no data yet" for r in m.rows())
+    assert "× no OEE (7: no data yet)" in pane.trend_legend.text()
 
 
 def test_the_trend_of_the_last_shifts_and_the_six_big_losses(qtbot, qasync_loop):

@@ -6,13 +6,15 @@ from __future__ import annotations
 import pytest
 
 from hmi.domain.andon import InvalidAndonValue, LineKind, UnknownLine
-from hmi.domain.oee import NO_PRODUCTION, BigLoss, OrderOutput, Period
+from hmi.domain.oee import NO_PRODUCTION, NOT_OBSERVED, US, BigLoss, OrderOutput, Period
 from hmi.services.oee import ALL_LINES, OeeLine, OeeService
 from hmi.store.db import make_engine
 from hmi.store.errors import DatabaseUnavailable
+from hmi.store.ingest import write_rows
 from hmi.store.migrate import upgrade
+from hmi.store.oee import add_output
 from tests.andon_support import Clock, andon_config
-from tests.oee_support import SHIFT, store_worked_example, us
+from tests.oee_support import SHIFT, store_worked_example, tx, us
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -66,16 +68,28 @@ def test_every_line_and_the_plant(stored):
     assert service.lines() == [
         *(OeeLine(t, LineKind.TWIN, service.config.twins[t].name, None) for t in twins(service)),
         OeeLine("sf1", LineKind.SHOPFLOOR, "sf1", 3.0), OeeLine("sf2", LineKind.SHOPFLOOR, "sf2", 4.0)]
+    first, *others = twins(service)
+    tx(engine, write_rows, [(f"{first}.status", us("05:00"), 1.0, 0)], {})  # seen before the shift, the rest never
     rows = service.figures(*SHIFT)
     assert [r.line for r in rows] == [*twins(service), "sf1", "sf2"]
-    *machines, sf1, sf2 = rows
-    assert all(r.availability == 1.0 and r.missing == NO_PRODUCTION and r.oee is None for r in machines)
-    assert sf2.produced == 0 and sf2.missing == NO_PRODUCTION and sf2.performance is None
-    [plant] = service.figures(*SHIFT, combined=True)
-    n = len(machines) + 1  # the twins and sf2 ran the whole planned time
-    assert plant.line == ALL_LINES and plant.planned_s == 25200 + n * 27000
-    assert plant.run_s == 21000 + n * 27000 and plant.produced == 6150
-    assert plant.performance == pytest.approx(3 * 6150 / (21000 + 27000))  # sf2's run time made nothing
+    machine, *unseen, sf1, sf2 = rows
+    assert machine.availability == 1.0 and machine.missing == NO_PRODUCTION and machine.oee is None
+    assert all(r.missing == NOT_OBSERVED and r.availability is None and r.planned_s == 0 for r in (*unseen, sf2))
+    [plant] = service.figures(*SHIFT, combined=True)  # only the observed lines: sf1 and the first twin
+    assert plant.line == ALL_LINES and plant.planned_s == 25200 + 27000
+    assert plant.run_s == 21000 + 27000 and plant.produced == 6150
+    assert plant.performance == pytest.approx(3 * 6150 / 21000)  # a twin has no ideal cycle time
+
+
+def test_a_shopfloor_first_seen_mid_shift_is_planned_from_then(stored):
+    """sf2's first report comes at 08:00, 2 h into the early shift (break 10:00-10:30): planned = 6 h - 30 min;
+    the night shift before it has no data yet (not 100 %)."""
+    engine, _ = stored
+    tx(engine, add_output, "sf2", us("08:00"), 500, 5)
+    night, early = [r for r in oee(engine).figures(us("00:00") - 2 * 3600 * US, SHIFT[1]) if r.line == "sf2"]
+    assert night.label == "2026-12-06 night" and night.missing == NOT_OBSERVED and night.availability is None
+    assert (early.planned_s, early.run_s, early.produced, early.good) == (19800, 19800, 505, 500)
+    assert early.availability == 1.0 and early.performance == pytest.approx(4 * 505 / 19800) and not early.missing
 
 
 def test_a_day_by_shift_day_and_week(stored):

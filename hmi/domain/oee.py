@@ -9,7 +9,9 @@ Per line (a shopfloor, or a twin) and period (a shift, a day, a week):
   OEE = availability x performance x quality
 
 A factor that cannot be computed is None with a reason in `missing` ("no planned time", "no production
-data"), never a division error and never 100 %. Times in seconds, instants in UTC microseconds.
+data", "no data yet"), never a division error and never 100 %. A line's planned time starts when the HMI first
+observed it (its first production record, stop or status sample): before that it is not known to have been
+planned production. Times in seconds, instants in UTC microseconds.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hmi.domain.andon import Loss
 
 NO_PLANNED_TIME = "no planned time"
 NO_PRODUCTION = "no production data"
+NOT_OBSERVED = "no data yet"  # no line of the row had been observed (no record of it) by the period's end
 
 
 class Period(str, Enum):
@@ -82,7 +85,7 @@ class OeeFigures:
     performance: float | None
     quality: float | None
     oee: float | None
-    missing: str = ""  # why a factor is None: NO_PLANNED_TIME, NO_PRODUCTION
+    missing: str = ""  # why a factor is None: NO_PLANNED_TIME, NO_PRODUCTION, NOT_OBSERVED
     losses: dict[BigLoss, float] = field(default_factory=dict)  # seconds lost per big loss
 
 
@@ -98,6 +101,7 @@ class OeeTargets:
 
 ALL_LINES = "all"  # OeeFigures.line of a plant-wide (combined) row
 US = 1_000_000
+ALWAYS = -(2**62)  # LineInput.observed_from_us of a line observed since before any range
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +137,14 @@ class Output(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class LineInput:
-    """One line's data for a range: its ideal cycle time, its stops (any order) and its outputs (any order)."""
+    """One line's data for a range: its ideal cycle time, its stops (any order), its outputs (any order) and the
+    instant it was first observed from (planned time starts there; None: never observed, it has no planned time)."""
 
     line: str
     ideal_cycle_s: float | None
     stops: tuple[OeeStop, ...] = ()
     outputs: tuple[Output, ...] = ()
+    observed_from_us: int | None = ALWAYS  # the default: observed since before any range
 
 
 @dataclass(slots=True)
@@ -164,13 +170,17 @@ class Tally:
         for loss, seconds in other.losses.items():
             self.losses[loss] = self.losses.get(loss, 0.0) + seconds
 
-    def figures(self, line: str, start_us: int, end_us: int, label: str, ideal_cycle_s: float | None) -> OeeFigures:
-        """OEE and its factors from the sums: a factor that cannot be computed is None, and `missing` says why."""
+    def figures(self, line: str, start_us: int, end_us: int, label: str, ideal_cycle_s: float | None, *,
+                observed: bool = True) -> OeeFigures:  # fmt: skip
+        """OEE and its factors from the sums: a factor that cannot be computed is None, and `missing` says why
+        (NOT_OBSERVED when ``observed`` is false: no line of the sums had been observed in the period)."""
         produced = self.good + self.defective
         quality = self.good / produced if produced else None
         availability = performance = None
         missing = ""
-        if self.planned_us <= 0:
+        if not observed:
+            missing = NOT_OBSERVED
+        elif self.planned_us <= 0:
             missing = NO_PLANNED_TIME
         else:
             availability = self.run_us / self.planned_us
@@ -325,7 +335,9 @@ def period_key(window: ShiftWindow, by: Period, tz: tzinfo) -> str:
 def compute(windows: list[ShiftWindow], lines: list[LineInput], from_us: int, to_us: int, *, tz: tzinfo,
             by: Period = Period.SHIFT, startup_s: float = 0.0, combined: bool = False) -> list[OeeFigures]:  # fmt: skip
     """OEE per line and period over [from, to) (each shift clipped to the range), in time order, then line
-    order; with ``combined`` one row per period (line ALL_LINES) whose times and counts are the lines' sums."""
+    order; with ``combined`` one row per period (line ALL_LINES) whose times and counts are the lines' sums. A
+    line's planned time starts at its observed_from_us (a shift before it counts nothing for the line); a row none
+    of whose lines had been observed in the period has no factors and `missing` NOT_OBSERVED."""
     startup_us = round(startup_s * US)
     periods: dict[str, tuple[int, int]] = {}
     shifts = []  # (period, lo, hi, breaks and planned stops merged, start-up span)
@@ -344,11 +356,19 @@ def compute(windows: list[ShiftWindow], lines: list[LineInput], from_us: int, to
         idle = {BigLoss.BREAKDOWNS: 0.0, BigLoss.SETUP: 0.0, BigLoss.MINOR_STOPS: 0.0}
         if line.ideal_cycle_s is not None:
             idle.update({BigLoss.PRODUCTION_REJECTS: 0.0, BigLoss.STARTUP_REJECTS: 0.0})
+        if line.observed_from_us is None:
+            continue  # never observed: no planned time anywhere, and not in the combined row
         stops, outputs = _Stops(line.stops), _Outputs(line.outputs)
         slot_n = 0 if combined else n
-        for key, lo, hi, excluded, startup in shifts:
+        for key, shift_lo, hi, excluded, startup in shifts:
+            lo = shift_lo
+            if line.observed_from_us > lo:  # planned time starts when the line was first observed
+                if line.observed_from_us >= hi:
+                    continue
+                lo = line.observed_from_us
+                excluded = [(max(s, lo), e) for s, e in excluded if e > lo]
             stopped = stops.overlapping(lo, hi) if stops.stops else []
-            made = outputs.between(lo, hi) if outputs.outputs else []
+            made = outputs.between(shift_lo, hi) if outputs.outputs else []  # counted from the span's start
             if stopped or made:
                 tally = shift_tally(lo, hi, excluded, stopped, made, line.ideal_cycle_s, startup)
             else:  # a line that neither stopped nor reported (a twin, mostly): all its planned time ran
@@ -366,11 +386,16 @@ def compute(windows: list[ShiftWindow], lines: list[LineInput], from_us: int, to
     for key in sorted(periods, key=lambda k: periods[k]):
         start, end = periods[key]
         if combined:
-            tally = tallies.get((key, 0), Tally())
+            tally = tallies.get((key, 0))
+            if tally is None:
+                rows.append(Tally().figures(ALL_LINES, start, end, key, None, observed=False))
+                continue
             produced = tally.good + tally.defective
             ideal = tally.ideal_us / produced / US if produced and tally.ideal_us else None
             rows.append(tally.figures(ALL_LINES, start, end, key, ideal))
             continue
         for n, line in enumerate(lines):
-            rows.append(tallies.get((key, n), Tally()).figures(line.line, start, end, key, line.ideal_cycle_s))
+            tally = tallies.get((key, n))
+            rows.append((tally or Tally()).figures(line.line, start, end, key, line.ideal_cycle_s,
+                                                   observed=tally is not None))  # fmt: skip
     return rows

@@ -5,7 +5,8 @@ reason's class: a PLANNED one comes out of planned time, one without a reason ye
 micro-stops are a performance loss), the counts the increases of the reports' running totals, the ideal
 cycle time 3600 / the shopfloor's rated capacity. A range costs a few queries however many shifts it
 holds: the lines and capacities, the stops, the counts (each line's running totals at the shift
-boundaries, store.oee.made_between); the rest is domain.oee.compute. Reads need no login; all methods
+boundaries, store.oee.made_between), when each line was first observed (store.oee.observed_from: planned
+time starts there); the rest is domain.oee.compute. Reads need no login; all methods
 are synchronous (the window calls them in an executor). Errors: UnknownLine, InvalidAndonValue (a range
 that ends before it starts, an unknown grouping) and the store's DatabaseUnavailable.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Connection, Engine
 
 from hmi.config import PlantConfig
-from hmi.domain.andon import InvalidAndonValue, LineKind, Loss, UnknownLine
+from hmi.domain.andon import InvalidAndonValue, LineKind, Loss, UnknownLine, status_tags
 from hmi.domain.oee import (
     ALL_LINES, LineInput, OeeFigures, OeeStop, OeeTargets, OrderOutput, Output, Period, ShiftWindow, compute,
 )  # fmt: skip
@@ -53,6 +54,7 @@ class OeeService:
         self.andon = AndonService(engine, config, clock=clock)
         self.calendar = config.shifts.calendar()
         self._tz = zone(self.calendar.timezone)
+        self._status_tags = {twin: tag for tag, twin in status_tags(config.plant()).items()}  # twin: its tag
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -107,6 +109,8 @@ class OeeService:
             bounds = _bounds(windows, from_us, to_us, round(startup_s * US))
             stops = store.stops_between(conn, from_us, to_us, line)
             made = store.made_between(conn, bounds, [x.line for x in lines if x.kind is LineKind.SHOPFLOOR])
+            seen = store.observed_from(conn, [(x.line, self._status_tags.get(x.line) if x.kind is LineKind.TWIN
+                                               else None) for x in lines])  # fmt: skip
         now = self.clock()
         by_line: dict[str, list[OeeStop]] = defaultdict(list)
         loss_of = self.andon.loss_of
@@ -117,7 +121,8 @@ class OeeService:
         for m in made:
             outputs[m.line].append(Output(m.bucket_us, m.good, m.defective))
         inputs = [LineInput(x.line, x.ideal_cycle_s, tuple(by_line[x.line]),
-                            tuple(outputs[x.line]) if x.kind is LineKind.SHOPFLOOR else ()) for x in lines]  # fmt: skip
+                            tuple(outputs[x.line]) if x.kind is LineKind.SHOPFLOOR else (),
+                            seen.get(x.line)) for x in lines]  # fmt: skip
         return compute(windows, inputs, from_us, to_us, tz=self._tz, by=period, startup_s=startup_s,
                        combined=combined)  # fmt: skip
 

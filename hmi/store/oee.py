@@ -86,6 +86,31 @@ def made_between(conn: Connection, bounds: Sequence[int], lines: Sequence[str]) 
     return made
 
 
+def observed_from(conn: Connection, lines: Sequence[tuple[str, str | None]]) -> dict[str, int]:
+    """When each line was first observed, for (line, its status tag's name or None) pairs: the earliest of its
+    first running total (line_totals), its first stop (downtime) and its status tag's first sample (samples); a
+    line with none of them is left out. One statement, a seek per line and table (the primary keys and
+    ix_downtime_line_start); the tables' names and columns are schema.py's."""
+    if not lines:
+        return {}
+    rows = ", ".join(f"(:line{n}, :tag{n})" for n in range(len(lines)))
+    params: dict[str, str | None] = {}
+    for n, (line, tag) in enumerate(lines):
+        params[f"line{n}"], params[f"tag{n}"] = line, tag
+    stmt = text(
+        f"WITH l(line, tag) AS (VALUES {rows}) SELECT l.line, "
+        "(SELECT at_us FROM line_totals WHERE shopfloor_id = l.line ORDER BY at_us LIMIT 1), "
+        "(SELECT start_us FROM downtime WHERE line = l.line ORDER BY start_us LIMIT 1), "
+        "(SELECT ts_us FROM samples WHERE tag_id = (SELECT id FROM tags WHERE name = l.tag) ORDER BY ts_us LIMIT 1) "
+        "FROM l")  # fmt: skip
+    out = {}
+    for line, *firsts in conn.execute(stmt, params).all():
+        known = [int(t) for t in firsts if t is not None]
+        if known:
+            out[line] = min(known)
+    return out
+
+
 def _increases(from_us: int, to_us: int, line: str | None) -> Subquery:
     """Every report in [from, to) of an instruction active in the range, with its increase over the report before."""
     r = report_receipts.c

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from hmi.domain.oee import NO_PLANNED_TIME, NO_PRODUCTION, BigLoss, OeeFigures, OeeTargets
+from hmi.domain.oee import NO_PLANNED_TIME, NO_PRODUCTION, NOT_OBSERVED, BigLoss, OeeFigures, OeeTargets
 from hmi.ui import theme
 from hmi.ui.order_model import Column
 from hmi.ui.order_text import NONE_TEXT, percent, span_text, units
@@ -28,7 +28,7 @@ LOSS_WORDS = {
     BigLoss.REDUCED_SPEED: "Reduced speed", BigLoss.PRODUCTION_REJECTS: "Production rejects",
     BigLoss.STARTUP_REJECTS: "Start-up rejects",
 }  # fmt: skip
-SHORT_MISSING = {NO_PLANNED_TIME: "not planned", NO_PRODUCTION: "no output"}
+SHORT_MISSING = {NO_PLANNED_TIME: "not planned", NO_PRODUCTION: "no output", NOT_OBSERVED: "no data yet"}
 BIG_PT = 40  # the current shift's figures: readable across the room
 
 
@@ -53,7 +53,8 @@ def missing_text(f: OeeFigures) -> str:
 
 
 def short_missing(f: OeeFigures) -> str:
-    """Why a factor is missing in a table cell's few words ("not planned", "no output"); the tip says it whole."""
+    """Why a factor is missing in a table cell's few words ("not planned", "no output", "no data yet"); the tip
+    says it whole."""
     return SHORT_MISSING.get(f.missing, missing_text(f))
 
 

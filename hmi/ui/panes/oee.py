@@ -26,7 +26,8 @@ from hmi.ui.context import AppContext
 from hmi.ui.downtime_table import STOP_WIDTHS, SourcePane, stop_columns, to_us
 from hmi.ui.oee_source import OeeSource
 from hmi.ui.oee_widgets import (
-    FACTORS, LOSS_WORDS, NO_SHIFT, FigureTile, below, output_columns, shift_columns, shift_span, tile_style,
+    FACTORS, LOSS_WORDS, NO_SHIFT, FigureTile, below, missing_text, output_columns, shift_columns, shift_span,
+    tile_style,
 )  # fmt: skip
 from hmi.ui.order_model import RecordTableModel
 from hmi.ui.order_polling import message_style, utc_now
@@ -270,7 +271,7 @@ class OeePane(SourcePane):
         self.orders.set_rows(outputs)
         self.drill.setTabText(1, f"Stops ({len(stops)})")
         self.drill.setTabText(2, f"Orders ({len(outputs)})")
-        oee = percent(row.oee) if row.oee is not None else row.missing or "not computed"
+        oee = percent(row.oee) if row.oee is not None else missing_text(row)
         where = self.line_box.currentText()
         self.drill_title.setText(f"Shift {row.label} ({shift_span(row)}) · {where} · OEE: {oee}")
 
@@ -310,7 +311,7 @@ class OeePane(SourcePane):
         self.trend.setXRange(-0.5, max(0.5, len(rows) - 0.5), padding=0)
         self.trend.setYRange(0, 105, padding=0)
         below_n = sum(1 for r in rows if below(r.oee, self.targets.oee))
-        why = sorted({r.missing or "not computed" for r in rows if r.oee is None})
+        why = sorted({missing_text(r) for r in rows if r.oee is None})  # "no data yet": before a line was seen
         gap = f" · × no OEE ({len(gaps)}: {', '.join(why)})" if gaps else ""
         self.trend_legend.setText(f"OEE by shift · dashed: target {target:.0f} % · ▼ amber: below target "
                                   f"({below_n} of {len(rows)}){gap} · click a shift for its stops and orders")
