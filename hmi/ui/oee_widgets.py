@@ -30,6 +30,7 @@ LOSS_WORDS = {
 }  # fmt: skip
 SHORT_MISSING = {NO_PLANNED_TIME: "not planned", NO_PRODUCTION: "no output", NOT_OBSERVED: "no data yet"}
 BIG_PT = 40  # the current shift's figures: readable across the room
+COMPACT_PT = 26  # the same in a narrow dock (four in one row)
 
 
 def target_of(targets: OeeTargets, factor: str) -> float:
@@ -132,13 +133,20 @@ class FigureTile(QFrame):
         v.setContentsMargins(14, 8, 14, 10)
         v.setSpacing(2)
         for w in (self.title, self.value, self.target, self.state):
-            # No minimum width of their own: the OEE pane puts the tiles in two rows before they would clip
+            # No minimum width of their own: in a narrow dock the OEE pane makes the figures smaller first
             w.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             v.addWidget(w)
+        self.state.setWordWrap(True)
 
-    def wanted_width(self) -> int:
-        """The width its words need unclipped (its labels claim none of their own)."""
-        return max(w.sizeHint().width() for w in (self.title, self.value, self.target, self.state)) + 32
+    def set_compact(self, on: bool) -> None:
+        """Smaller figures (a narrow dock) or the large ones."""
+        size = "compact" if on else "large"
+        if self.property("density") == size:
+            return
+        for w in (self, self.title, self.value, self.target, self.state):
+            w.setProperty("density", size)
+            w.style().unpolish(w)
+            w.style().polish(w)
 
     def show_figures(self, f: OeeFigures | None, targets: OeeTargets, nothing: str = NO_SHIFT) -> None:
         """Show the factor of ``f`` against its target; None: ``nothing`` in words."""
@@ -177,4 +185,9 @@ def tile_style(p: theme.Palette) -> str:
                                    background: transparent; border: none; }}
     QLabel[role="oeeTileTitle"][state="below"], QLabel[role="oeeTileValue"][state="below"],
     QLabel[role="oeeTileTarget"][state="below"], QLabel[role="oeeTileState"][state="below"] {{ color: #000000; }}
+    QLabel[role="oeeTileTitle"][density="compact"] {{ font-size: {theme.TITLE_PT}pt; }}
+    QLabel[role="oeeTileValue"][density="compact"] {{ font-size: {COMPACT_PT}pt; }}
+    QLabel[role="oeeTileValue"][density="compact"][state="missing"] {{ font-size: {theme.TITLE_PT}pt; }}
+    QLabel[role="oeeTileTarget"][density="compact"], QLabel[role="oeeTileState"][density="compact"] {{
+        font-size: {theme.BASE_PT}pt; }}
     """

@@ -16,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QComboBox, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget,
+    QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSplitter, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from hmi.domain.andon import Downtime, Reason
@@ -43,6 +43,7 @@ TRENDS = (("last 6 shifts", 6), ("last 12 shifts", 12), ("last 21 shifts", 21))
 DEFAULT_TREND = 1
 ALL_LINES_TEXT = "All lines"
 MAX_TICKS = 8
+COMPACT_BELOW_PX = 1250  # narrower than this, the four large figures would not fit in one row
 
 
 def stylesheet(p: theme.Palette) -> str:
@@ -102,9 +103,9 @@ class OeePane(SourcePane):
         top.addWidget(self.trend_box)
 
         self.tiles = {f: FigureTile(f) for f in FACTORS}
-        tiles = self.tile_grid = QGridLayout()
-        self.tile_columns = 0
-        self._reflow_tiles(4)
+        tiles = QHBoxLayout()
+        for f in FACTORS:
+            tiles.addWidget(self.tiles[f], 1)
 
         self.trend = pg.PlotWidget()
         self.trend.setObjectName("oeeTrend")
@@ -179,22 +180,13 @@ class OeePane(SourcePane):
         self.stack = refusal_or_content(self, self.refusal, self.content)
         self.stack.setCurrentWidget(self.content if self.has_data else self.refusal)
 
-    def _reflow_tiles(self, columns: int) -> None:
-        """The four figures in one row, or two rows of two when the pane is too narrow for one."""
-        if columns == self.tile_columns:
-            return
-        self.tile_columns = columns
-        for n, f in enumerate(FACTORS):
-            self.tile_grid.removeWidget(self.tiles[f])
-            self.tile_grid.addWidget(self.tiles[f], n // columns, n % columns)
-        for c in range(4):
-            self.tile_grid.setColumnStretch(c, 1 if c < columns else 0)
-
-    def _one_row_width(self) -> int:
-        return sum(t.wanted_width() for t in self.tiles.values()) + 40
+    def _fit_tiles(self, width: int) -> None:
+        """Large figures when the pane is wide; smaller ones in a narrow dock, still in one row."""
+        for tile in self.tiles.values():
+            tile.set_compact(width < COMPACT_BELOW_PX)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        self._reflow_tiles(4 if event.size().width() >= self._one_row_width() else 2)
+        self._fit_tiles(event.size().width())
         super().resizeEvent(event)
 
     def _on_theme(self, palette: theme.Palette) -> None:
@@ -245,7 +237,6 @@ class OeePane(SourcePane):
         c, row = self.current, self.current_row
         for tile in self.tiles.values():
             tile.show_figures(row, self.targets, NO_SHIFT if c is None else "no data yet")
-        self._reflow_tiles(4 if self.width() >= self._one_row_width() else 2)
         if c is None:
             self.shift_label.setText(f"{NO_SHIFT}: between shifts")
             return
