@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # The config plc-sim would print for these options, built here: a second plc-sim process
         # (for --print-config) would compete for the CPU with the simulator starting up.
-        config = with_broker(simulated_plant(load_config(), url=sim.url), broker.url)
+        config = without_breaks(with_broker(simulated_plant(load_config(), url=sim.url), broker.url))
         shown = panes_to_show(args)
         print(f"hmi demo: simulated plant at {sim.url}; shopfloors on {broker.url}; history in {url}",
               file=sys.stderr, flush=True)  # fmt: skip
@@ -166,6 +166,13 @@ def demo_shopfloors(broker_url: str, speed: float) -> ShopfloorProcess:
     options = ["--speed", f"{speed:g}", "--machine-stops-every", str(DEMO_MACHINE_STOPS_EVERY_S)]
     return ShopfloorProcess(broker_url, [sid for sid, _ in SHOPFLOORS], [cap for _, cap in SHOPFLOORS],
                             options=options, state_dir=data_dir() / "demo-shopfloors")  # fmt: skip
+
+
+def without_breaks(config: PlantConfig) -> PlantConfig:
+    """The demo's shift calendar: its three shifts without their breaks, since the simulated shopfloors work
+    through them (output in a break, outside planned time, would show as a performance above 100 %)."""
+    shifts = [s.model_copy(update={"breaks": []}) for s in config.shifts.shift]
+    return config.model_copy(update={"shifts": config.shifts.model_copy(update={"shift": shifts})})
 
 
 def with_broker(config: PlantConfig, broker_url: str) -> PlantConfig:
