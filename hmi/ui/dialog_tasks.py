@@ -19,6 +19,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+async def run_dialog(owner: Any, dialog: QDialog) -> int:
+    """Open ``dialog`` as ``owner.dialog`` (where tests reach it) until it closes, then drop it; its result code."""
+    owner.dialog = dialog
+    try:
+        return await open_dialog(dialog)
+    finally:
+        owner.dialog = None
+        dialog.deleteLater()
+
+
 def open_dialog(dialog: QDialog) -> asyncio.Future[int]:
     """Open ``dialog`` window-modal and return a future of its result code (QDialog.DialogCode)."""
     future: asyncio.Future[int] = asyncio.get_running_loop().create_future()

@@ -20,7 +20,7 @@ from hmi.domain.permissions import PermissionDenied
 from hmi.ui import theme
 from hmi.ui.context import AppContext
 from hmi.ui.orders_source import OrdersSource, ServiceOrdersSource, source_for
-from hmi.ui.report_widgets import ReportPane, note_label, refusal_label
+from hmi.ui.report_widgets import ReportPane, note_label, refusal_label, set_note
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -131,10 +131,7 @@ class PollingPane(ReportPane):
 
     def say(self, text: str, kind: str = "ok") -> None:
         """Put ``text`` in the message line (kind 'problem': amber, with the shape the text starts with)."""
-        self.message.setProperty("kind", kind)
-        self.message.setText(text)
-        self.message.style().unpolish(self.message)
-        self.message.style().polish(self.message)
+        set_note(self.message, text, kind)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)

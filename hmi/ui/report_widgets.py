@@ -204,6 +204,14 @@ def paged_content(filters: QHBoxLayout, table: QTableView, count: QLabel, status
     return content
 
 
+def set_note(label: QLabel, text: str, kind: str = "ok") -> None:
+    """Put ``text`` in a pane's message line (kind 'problem': amber, with the shape the text starts with)."""
+    label.setProperty("kind", kind)
+    label.setText(text)
+    label.style().unpolish(label)
+    label.style().polish(label)
+
+
 def refusal_or_content(owner: QWidget, refusal: QLabel, content: QWidget) -> QStackedWidget:
     """Fill ``owner`` with a stack of its two faces, the refusal line and the content (shown by the pane)."""
     stack = QStackedWidget()

@@ -24,7 +24,7 @@ from hmi.services import login as login_service
 from hmi.domain.errors import one_line
 from hmi.domain.users import UserInfo
 from hmi.ui.context import AppContext
-from hmi.ui.dialog_tasks import Tasks, in_executor, open_dialog
+from hmi.ui.dialog_tasks import Tasks, in_executor, run_dialog
 from hmi.ui.first_admin_dialog import FirstAdminDialog
 from hmi.ui.login_dialog import BusyDialog, LoginDialog, refusal_text
 from hmi.ui.users_dialog import UsersDialog
@@ -229,12 +229,7 @@ class SessionController(QObject):
                 title=title or ("Unlock" if s.user is not None and s.locked else "Log in"),
                 note=note or "", cancel_text=cancel_text,
             )  # fmt: skip
-        self.dialog = dialog
-        try:
-            code = await open_dialog(dialog)
-        finally:
-            self.dialog = None
-            dialog.deleteLater()
+        code = await run_dialog(self, dialog)
         if code != QDialog.DialogCode.Accepted or dialog.user is None:
             return False
         await self.logged_in(dialog.user)

@@ -53,7 +53,7 @@ from hmi.ui.alarm_model import (
     PriorityDelegate,
 )
 from hmi.ui.context import AppContext
-from hmi.ui.dialog_tasks import Tasks, open_dialog
+from hmi.ui.dialog_tasks import Tasks, run_dialog
 from hmi.ui.pane_registry import PaneSpec, register_pane
 
 log = logging.getLogger(__name__)
@@ -489,12 +489,7 @@ class AlarmPane(QWidget):
             ok = "Acknowledge" if c.what == "ack" else c.label.rstrip("…")
             required = c.what in ("suppress", "out_of_service")
             dialog = CommentDialog(c.label.lstrip("✔ ").rstrip("…"), heading, names, ok, required, self)
-        self.dialog = dialog
-        try:
-            code = await open_dialog(dialog)
-        finally:
-            self.dialog = None
-            dialog.deleteLater()
+        code = await run_dialog(self, dialog)
         if code != QDialog.DialogCode.Accepted:
             return False
         duration = dialog.duration_s() if isinstance(dialog, ShelveDialog) else None

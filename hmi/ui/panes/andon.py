@@ -30,11 +30,13 @@ from hmi.ui.andon_dialogs import NewCall, RaiseDialog, ResolveDialog, Resolution
 from hmi.ui.andon_source import AndonSource, andon_for
 from hmi.ui.andon_tile import ACKED, CLEARED, OPEN, RUNNING, TILE_MIN_W, AndonTile, fit_scale, tile_style
 from hmi.ui.context import AppContext
-from hmi.ui.dialog_tasks import open_dialog
+from hmi.ui.dialog_tasks import run_dialog
 from hmi.ui.order_polling import message_style
 from hmi.ui.pane_registry import PaneSpec, register_pane
 from hmi.ui.panes.alarms import who_may
-from hmi.ui.report_widgets import ReportPane, note_label, refusal_label, refusal_or_content, refusal_style
+from hmi.ui.report_widgets import (
+    ReportPane, note_label, refusal_label, refusal_or_content, refusal_style, set_note,
+)
 
 log = logging.getLogger(__name__)
 
@@ -321,12 +323,7 @@ class AndonPane(ReportPane):
         return done if isinstance(done, AndonCall) else None
 
     async def _dialog(self, dialog: Any) -> object:
-        self.dialog = dialog
-        try:
-            code = await open_dialog(dialog)
-        finally:
-            self.dialog = None
-            dialog.deleteLater()
+        code = await run_dialog(self, dialog)
         return dialog.result_value if code == QDialog.DialogCode.Accepted else None
 
     async def run(self, done: str, call: Callable[[], Awaitable[AndonCall]]) -> AndonCall | None:
@@ -346,10 +343,7 @@ class AndonPane(ReportPane):
 
     def say(self, text: str, kind: str = "ok") -> None:
         """Put ``text`` in the message line (kind 'problem': amber, with the shape the text starts with)."""
-        self.message.setProperty("kind", kind)
-        self.message.setText(text)
-        self.message.style().unpolish(self.message)
-        self.message.style().polish(self.message)
+        set_note(self.message, text, kind)
 
 
 SPEC = register_pane(

@@ -21,7 +21,7 @@ from hmi.domain.permissions import Action
 from hmi.services.andon import ParetoRow
 from hmi.ui import theme
 from hmi.ui.context import AppContext
-from hmi.ui.dialog_tasks import open_dialog
+from hmi.ui.dialog_tasks import run_dialog
 from hmi.ui.downtime_table import STOP_WIDTHS, US, ReasonDialog, SourcePane, from_us, stop_columns, to_us
 from hmi.ui.oee_source import OeeSource
 from hmi.ui.order_model import Column, RecordTableModel
@@ -295,12 +295,7 @@ class DowntimePane(SourcePane):
         if not self.reasons:
             self.reasons = {r.code: r for r in await self.src.reasons()}
         dialog = ReasonDialog(stop, list(self.reasons.values()), when_text(from_us(stop.start_us), self.now()), self)
-        self.dialog = dialog
-        try:
-            code = await open_dialog(dialog)
-        finally:
-            self.dialog = None
-            dialog.deleteLater()
+        code = await run_dialog(self, dialog)
         if code != QDialog.DialogCode.Accepted:
             return None
         reason, note = dialog.code(), dialog.note()

@@ -35,7 +35,7 @@ from hmi.domain.permissions import Action
 from hmi.ui import theme
 from hmi.ui.alarm_dialogs import CommentDialog
 from hmi.ui.context import AppContext
-from hmi.ui.dialog_tasks import open_dialog
+from hmi.ui.dialog_tasks import run_dialog
 from hmi.ui.order_detail import OrderDetailView
 from hmi.ui.order_dialogs import NewOrder, NewOrderDialog, Receipt, ReceiveMaterialDialog
 from hmi.ui.order_materials import MaterialsView
@@ -319,12 +319,7 @@ class OrdersPane(PollingPane):
                                                   v.material_per_unit)
 
         dialog = NewOrderDialog(materials, submit, self.now, self)
-        self.dialog = dialog
-        try:
-            code = await open_dialog(dialog)
-        finally:
-            self.dialog = None
-            dialog.deleteLater()
+        code = await run_dialog(self, dialog)
         order = dialog.result_value
         if code != QDialog.DialogCode.Accepted or not isinstance(order, Order):
             return None
@@ -342,12 +337,7 @@ class OrdersPane(PollingPane):
             return await self.source.receive_material(r.name, r.quantity, r.unit)
 
         dialog = ReceiveMaterialDialog([m for m, _ in rows], submit, self, name=name)
-        self.dialog = dialog
-        try:
-            code = await open_dialog(dialog)
-        finally:
-            self.dialog = None
-            dialog.deleteLater()
+        code = await run_dialog(self, dialog)
         m = dialog.result_value
         if code != QDialog.DialogCode.Accepted or not isinstance(m, Material):
             return None
@@ -376,12 +366,7 @@ class OrdersPane(PollingPane):
                                [f"{o.product}: {units(o.produced)} of {units(o.quantity)} made, {status_text(o.status)}"],
                                "Cancel the order", required=True, parent=self)  # fmt: skip
         dialog.cancel_button.setText("Keep the order")
-        self.dialog = dialog
-        try:
-            code = await open_dialog(dialog)
-        finally:
-            self.dialog = None
-            dialog.deleteLater()
+        code = await run_dialog(self, dialog)
         if code != QDialog.DialogCode.Accepted:
             return None
         reason = dialog.comment()
